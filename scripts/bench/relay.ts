@@ -1,0 +1,688 @@
+/**
+ * Relay benchmark. Prints a table and writes bench-results/relay.json; exits non-zero when a
+ * target is missed. Everything runs on 127.0.0.1:
+ *
+ * - the in-process Hardhat network behind a JSON-RPC server (this process), with the Corridor
+ *   contracts and four funded banks that let the relay's operator lock for them;
+ * - the relay as its own process (`node bin/corridor.js serve`, configured by environment) on a
+ *   fresh SQLite file or a fresh PostgreSQL schema, its RSS read from /proc/<pid>/status;
+ * - a closed-loop load generator as its own process (scripts/bench/relay-load.ts): keep-alive
+ *   HTTP, `concurrency` requests in flight, each a distinct payment with its own Idempotency-Key;
+ * - the ceiling, measured in the same run with the same generator: a bare express 5 app with
+ *   express.json() answering 201 (scripts/bench/bare-endpoint.ts), also its own process.
+ *
+ * Intake: payments accepted (201) per second and latency over the window, after a warm-up; the
+ * relay's chain submitter and indexer keep running (they are part of the relay; AUTO_RELEASE off).
+ * Each window also reports the cores each process used, and the rest of the machine's load.
+ * End to end: `e2e` payments posted at the same concurrency to a relay with AUTO_RELEASE=true and
+ * CONFIRMATIONS=1, timed from each POST to the SETTLED entry the relay records in the payment's
+ * history (the time the indexer applied the Released event).
+ *
+ * Environment (optional): BENCH_RELAY_SECONDS (20), BENCH_RELAY_WARMUP_SECONDS (3),
+ * BENCH_RELAY_CONCURRENCY (50), BENCH_RELAY_E2E (1000), BENCH_RELAY_DIALECTS (sqlite,postgres),
+ * BENCH_RELAY_SKIP (comma list of: bare, intake, e2e), BENCH_RELAY_NODE_ARGS (node flags for the relay).
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdir, writeFile } from "node:fs/promises";
+import { cpus, tmpdir } from "node:os";
+import path from "node:path";
+import hre from "hardhat";
+import pg from "pg";
+import { deployCorridorFixture, TEST_BANKS, type CorridorFixture } from "../../test/contracts/fixtures";
+import { allowOperator, deploymentOf, OPERATOR_KEY, startRpcServer } from "../../test/e2e/relay-harness";
+import { postgresAvailable, postgresTestUrl, sqliteTestUrl, TEST_POSTGRES_URL } from "../../test/server/databases";
+import { provisionDemoRelay, type DemoKeys } from "../lib/demo-relay";
+import { openDatabase, type DatabaseHandle, type Dialect } from "../../server/db/database";
+import { SCHEMA_CHANGE_LOCK } from "../../server/db/migrate";
+import { createLedgerService } from "../../server/ledger/service";
+import { createParticipantService } from "../../server/participants/service";
+import { createAuthService } from "../../server/auth/service";
+import type { Relay } from "../../server/relay";
+import { RELAY_VARIABLES } from "../../server/config/env";
+import { summarize, type LatencySummary, type LoadConfig, type LoadResult } from "./relay-load";
+
+const ROOT = path.resolve(__dirname, "../..");
+const SECONDS = envNumber("BENCH_RELAY_SECONDS", 20);
+const WARMUP_SECONDS = envNumber("BENCH_RELAY_WARMUP_SECONDS", 3);
+const CONCURRENCY = envNumber("BENCH_RELAY_CONCURRENCY", 50);
+const E2E_PAYMENTS = envNumber("BENCH_RELAY_E2E", 1000);
+const DIALECTS = (process.env.BENCH_RELAY_DIALECTS ?? "sqlite,postgres").split(",").filter(Boolean) as Dialect[];
+/** Extra node flags for the relay processes, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile them. */
+const RELAY_NODE_ARGS = (process.env.BENCH_RELAY_NODE_ARGS ?? "").split(" ").filter(Boolean);
+const SKIP = new Set((process.env.BENCH_RELAY_SKIP ?? "").split(",").filter(Boolean));
+/** The whole run is abandoned (children killed) after this long. */
+const WATCHDOG_MS = 25 * 60_000;
+const E2E_TIMEOUT_MS = 180_000;
+const RSS_SAMPLE_MS = 100;
+/** 1.00 in GBP, 1 in JPY, 0.100 in BHD: far below every balance and cap of the fixture. */
+const AMOUNT = "100";
+const CURRENCIES = ["GBP", "JPY", "BHD"];
+/** Long expiries: each automined block moves chain time on by at least a second. */
+const EXPIRES_IN_SECONDS = 7 * 24 * 3600;
+
+const TARGETS = {
+  intakeSqlitePerSecond: 1_000,
+  intakeSqliteVsBare: 0.25,
+  endToEndPerSecond: 200,
+  peakRssMb: 300,
+};
+
+function envNumber(name: string, fallback: number): number {
+  const value = Number(process.env[name] ?? fallback);
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number`);
+  return value;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Child processes
+// ---------------------------------------------------------------------------------------------
+
+const children = new Set<ChildProcess>();
+process.on("exit", () => {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+});
+
+interface Child {
+  process: ChildProcess;
+  /** Everything it printed, capped to the last 200 kB. */
+  output(): string;
+  exited: Promise<number | null>;
+}
+
+function start(args: string[], env: NodeJS.ProcessEnv): Child {
+  const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+  children.add(child);
+  let output = "";
+  const collect = (chunk: Buffer) => {
+    output += chunk.toString();
+    if (output.length > 400_000) output = output.slice(-200_000);
+  };
+  child.stdout!.on("data", collect);
+  child.stderr!.on("data", collect);
+  const exited = new Promise<number | null>((resolve) =>
+    child.once("exit", (code) => {
+      children.delete(child);
+      resolve(code);
+    }),
+  );
+  return { process: child, output: () => output, exited };
+}
+
+/** A TypeScript file of this folder in a fresh Node process (transpiled, as bin/corridor.js does). */
+function startScript(file: string, args: string[] = [], env: NodeJS.ProcessEnv = process.env): Child {
+  return start(["-r", require.resolve("ts-node/register/transpile-only"), path.join(__dirname, file), ...args], env);
+}
+
+async function waitForOutput(child: Child, pattern: RegExp, timeoutMs: number, what: string): Promise<RegExpMatchArray> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const match = child.output().match(pattern);
+    if (match) return match;
+    if (child.process.exitCode !== null || child.process.signalCode !== null) {
+      throw new Error(`${what} exited (${child.process.exitCode ?? child.process.signalCode}) before ${pattern}:\n${tail(child.output())}`);
+    }
+    if (Date.now() > deadline) throw new Error(`${what}: no ${pattern} within ${timeoutMs} ms:\n${tail(child.output())}`);
+    await sleep(50);
+  }
+}
+
+async function stop(child: Child, graceMs = 15_000): Promise<void> {
+  if (child.process.exitCode !== null || child.process.signalCode !== null) return;
+  child.process.kill("SIGTERM");
+  const timer = setTimeout(() => child.process.kill("SIGKILL"), graceMs);
+  await child.exited;
+  clearTimeout(timer);
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const tail = (text: string, lines = 30) => text.trim().split("\n").slice(-lines).join("\n");
+
+/** Runs the load generator; CPU use of the named processes is read around its measured window. */
+async function runLoad(config: LoadConfig, watched: Record<string, number>): Promise<{ load: LoadResult; cpu: CpuUse }> {
+  const generator = startScript("relay-load.ts", [JSON.stringify(config)]);
+  const budgetMs = (config.warmupMs ?? 0) + (config.durationMs ?? 0) + 120_000;
+  try {
+    const pids = { ...watched, "load generator": generator.process.pid!, "benchmark (Hardhat node)": process.pid };
+    await waitForOutput(generator, /^WINDOW start$/m, budgetMs, "load generator");
+    const before = readCpu(pids);
+    await waitForOutput(generator, /^WINDOW end$/m, budgetMs, "load generator");
+    const cpu = cpuBetween(before, readCpu(pids));
+    const match = await waitForOutput(generator, /^RESULT (.+)$/m, 30_000, "load generator");
+    return { load: JSON.parse(match[1]) as LoadResult, cpu };
+  } finally {
+    await stop(generator, 1_000);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// CPU: other work on the machine skews every figure, so each window reports who used the cores
+// ---------------------------------------------------------------------------------------------
+
+/** Linux reports CPU time in USER_HZ ticks, 100 a second on every common configuration. */
+const TICKS_PER_SECOND = 100;
+
+interface CpuReading {
+  at: number;
+  processes: Record<string, number>;
+  machineBusy: number;
+}
+
+/** Cores used on average over a window (1 = one core busy all the time). */
+export interface CpuUse {
+  seconds: number;
+  processes: Record<string, number>;
+  /** Every process on the machine (PostgreSQL's server included). */
+  machine: number;
+  /** The machine less the processes named: PostgreSQL, and anything else running meanwhile. */
+  others: number;
+}
+
+function processTicks(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15)
+  } catch {
+    return NaN; // exited, or no procfs
+  }
+}
+
+function machineBusyTicks(): number {
+  try {
+    const values = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1, 9).map(Number);
+    return values.reduce((a, b) => a + b, 0) - values[3] - values[4]; // all but idle and iowait
+  } catch {
+    return NaN;
+  }
+}
+
+function readCpu(pids: Record<string, number>): CpuReading {
+  return {
+    at: Date.now(),
+    processes: Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, processTicks(pid)])),
+    machineBusy: machineBusyTicks(),
+  };
+}
+
+function cpuBetween(before: CpuReading, after: CpuReading): CpuUse {
+  const seconds = (after.at - before.at) / 1000;
+  const cores = (ticks: number) => round(ticks / TICKS_PER_SECOND / seconds, 2);
+  const processes = Object.fromEntries(Object.keys(after.processes).map((name) => [name, cores(after.processes[name] - before.processes[name])]));
+  const machine = cores(after.machineBusy - before.machineBusy);
+  const named = Object.values(processes).reduce((a, b) => a + (Number.isFinite(b) ? b : 0), 0);
+  return { seconds: round(seconds, 1), processes, machine, others: round(Math.max(0, machine - named), 2) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Relay processes
+// ---------------------------------------------------------------------------------------------
+
+interface RelayDatabase {
+  url: string;
+  handle: DatabaseHandle;
+  keys: DemoKeys;
+  drop(): Promise<void>;
+}
+
+/** A fresh database with the banks registered, their opening balances booked and API keys made. */
+async function prepareDatabase(dialect: Dialect, fixture: CorridorFixture): Promise<RelayDatabase> {
+  const url = dialect === "postgres" ? await postgresTestUrl() : sqliteTestUrl();
+  const handle = await openDatabase(url);
+  const { db } = handle;
+  const ledger = createLedgerService({ dialect });
+  const services = {
+    database: handle,
+    ledger,
+    participants: createParticipantService({ db, ledger, currencies: Object.keys(fixture.tokens) }),
+    auth: createAuthService({ db }),
+  };
+  const keys = await provisionDemoRelay(
+    services as unknown as Relay, // provisioning uses only these parts of a relay
+    fixture,
+    fixture.banks.map((signer, i) => ({ signer, bank: TEST_BANKS[i] })),
+  );
+  return {
+    url,
+    handle,
+    keys,
+    async drop() {
+      await handle.close();
+      if (dialect !== "postgres") return;
+      const schema = new URL(url).searchParams.get("options")!.replace("-c search_path=", "");
+      const client = new pg.Client({ connectionString: TEST_POSTGRES_URL });
+      await client.connect();
+      try {
+        await client.query("select pg_advisory_lock($1)", [SCHEMA_CHANGE_LOCK]);
+        await client.query(`DROP SCHEMA ${schema} CASCADE`);
+      } finally {
+        await client.end();
+      }
+    },
+  };
+}
+
+interface RunningRelay {
+  child: Child;
+  url: string;
+  pid: number;
+}
+
+/** `corridor serve` on the database, reading the chain from the block it starts at. */
+async function startRelayProcess(database: RelayDatabase, fixture: CorridorFixture, rpcUrl: string, autoRelease: boolean): Promise<RunningRelay> {
+  const deployment = { ...(await deploymentOf(fixture)), deployBlock: await hre.ethers.provider.getBlockNumber() };
+  const deploymentFile = path.join(mkdtempSync(path.join(tmpdir(), "corridor-bench-")), "deployment.json");
+  writeFileSync(deploymentFile, JSON.stringify(deployment));
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const name of RELAY_VARIABLES) delete env[name];
+  Object.assign(env, {
+    HOST: "127.0.0.1",
+    PORT: "0",
+    DATABASE_URL: database.url,
+    RPC_URL: rpcUrl,
+    DEPLOYMENT_FILE: deploymentFile,
+    CONFIRMATIONS: "1",
+    OPERATOR_PRIVATE_KEY: OPERATOR_KEY,
+    AUTO_RELEASE: String(autoRelease),
+    LOG_LEVEL: "warn",
+  });
+  const child = start([...RELAY_NODE_ARGS, path.join(ROOT, "bin/corridor.js"), "serve"], env);
+  const [, url] = await waitForOutput(child, /Corridor relay listening at (\S+)/, 60_000, "relay");
+  return { child, url, pid: child.process.pid! };
+}
+
+/** Relay log lines at error level (pino level 50+), for the report. */
+function relayErrors(output: string): string[] {
+  return output.split("\n").filter((line) => /"level":(50|60)/.test(line));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Memory
+// ---------------------------------------------------------------------------------------------
+
+function procStatusKb(pid: number, field: "VmRSS" | "VmHWM"): number | undefined {
+  try {
+    const match = readFileSync(`/proc/${pid}/status`, "utf8").match(new RegExp(`^${field}:\\s+(\\d+) kB`, "m"));
+    return match ? Number(match[1]) : undefined;
+  } catch {
+    return undefined; // exited, or no procfs
+  }
+}
+
+/** Samples VmRSS every RSS_SAMPLE_MS; `stop` also reads the kernel's high-water mark (VmHWM). */
+function sampleRss(pid: number): { stop(): { maxSampledMb: number; highWaterMb: number | null } } {
+  let max = procStatusKb(pid, "VmRSS") ?? 0;
+  const timer = setInterval(() => {
+    max = Math.max(max, procStatusKb(pid, "VmRSS") ?? 0);
+  }, RSS_SAMPLE_MS);
+  return {
+    stop() {
+      clearInterval(timer);
+      max = Math.max(max, procStatusKb(pid, "VmRSS") ?? 0);
+      const hwm = procStatusKb(pid, "VmHWM");
+      return { maxSampledMb: round(max / 1024, 1), highWaterMb: hwm === undefined ? null : round(hwm / 1024, 1) };
+    },
+  };
+}
+
+const round = (value: number, digits = 0) => Number(value.toFixed(digits));
+
+// ---------------------------------------------------------------------------------------------
+// Measurements
+// ---------------------------------------------------------------------------------------------
+
+function loadConfig(url: string, keys: DemoKeys | undefined, label: string, extra: Partial<LoadConfig>): LoadConfig {
+  return {
+    url,
+    path: "/v1/payments",
+    concurrency: CONCURRENCY,
+    banks: TEST_BANKS.map((bank) => ({ bic: bank.bic, key: keys?.banks[bank.bic] ?? "crd_bare" })),
+    currencies: CURRENCIES,
+    amount: AMOUNT,
+    expiresInSeconds: EXPIRES_IN_SECONDS,
+    label,
+    ...extra,
+  };
+}
+
+interface IntakeResult {
+  perSecond: number;
+  accepted: number;
+  failures: Record<string, number>;
+  firstFailure?: string;
+  latencyMs: LatencySummary;
+  elapsedMs: number;
+  /** Cores used during the measured window, by process. */
+  cpu?: CpuUse;
+}
+
+interface RelayIntakeResult extends IntakeResult {
+  dialect: Dialect;
+  peakRssMb: number;
+  rssHighWaterMb: number | null;
+  /** Payments stored during the run (warm-up included) and how far the chain submitter got. */
+  stored: Record<string, number>;
+  relayErrorLines: number;
+  /** The relay's CPU time (all its work: API, chain workers, webhooks) per payment accepted. */
+  relayCpuMsPerPayment: number;
+}
+
+const timed = (extra: Partial<LoadConfig> = {}): Partial<LoadConfig> => ({ durationMs: SECONDS * 1000, warmupMs: WARMUP_SECONDS * 1000, ...extra });
+
+function toIntake(load: LoadResult): IntakeResult {
+  return {
+    perSecond: round(load.perSecond, 1),
+    accepted: load.ok,
+    failures: load.failures,
+    ...(load.firstFailure ? { firstFailure: load.firstFailure } : {}),
+    latencyMs: roundLatency(load.latencyMs),
+    elapsedMs: Math.round(load.elapsedMs),
+  };
+}
+
+function roundLatency(l: LatencySummary): LatencySummary {
+  return { p50: round(l.p50, 2), p90: round(l.p90, 2), p99: round(l.p99, 2), max: round(l.max, 2), mean: round(l.mean, 2) };
+}
+
+async function measureBare(): Promise<IntakeResult> {
+  const server = startScript("bare-endpoint.ts");
+  try {
+    const [, url] = await waitForOutput(server, /listening at (\S+)/, 30_000, "bare endpoint");
+    const { load, cpu } = await runLoad(loadConfig(url, undefined, "BARE", timed()), { "bare endpoint": server.process.pid! });
+    return { ...toIntake(load), cpu };
+  } finally {
+    await stop(server);
+  }
+}
+
+async function statusCounts(handle: DatabaseHandle): Promise<Record<string, number>> {
+  const rows = await handle.db
+    .selectFrom("payments")
+    .select(["status", handle.db.fn.countAll<number>().as("count")])
+    .groupBy("status")
+    .execute();
+  return Object.fromEntries(rows.map((row) => [row.status, Number(row.count)]));
+}
+
+async function measureIntake(dialect: Dialect, fixture: CorridorFixture, rpcUrl: string): Promise<RelayIntakeResult> {
+  const database = await prepareDatabase(dialect, fixture);
+  let relay: RunningRelay | undefined;
+  try {
+    relay = await startRelayProcess(database, fixture, rpcUrl, false);
+    const rss = sampleRss(relay.pid);
+    const { load, cpu } = await runLoad(loadConfig(relay.url, database.keys, `IN-${dialect}`, timed()), { relay: relay.pid });
+    const memory = rss.stop();
+    const stored = await statusCounts(database.handle);
+    return {
+      dialect,
+      ...toIntake(load),
+      peakRssMb: memory.maxSampledMb,
+      rssHighWaterMb: memory.highWaterMb,
+      stored,
+      relayErrorLines: relayErrors(relay.child.output()).length,
+      cpu,
+      relayCpuMsPerPayment: round((cpu.processes.relay * cpu.seconds * 1000) / Math.max(1, load.ok), 3),
+    };
+  } finally {
+    if (relay) await stop(relay.child);
+    await database.drop();
+  }
+}
+
+interface EndToEndResult {
+  dialect: Dialect;
+  payments: number;
+  settled: number;
+  /** Payments per second from the first POST to the last SETTLED. */
+  perSecond: number;
+  elapsedMs: number;
+  timeToSettleMs: LatencySummary;
+  timeToLockMs: LatencySummary;
+  postLatencyMs: LatencySummary;
+  final: Record<string, number>;
+  /** Seconds after the first POST at which payments were posted, locked and settled. */
+  timeline: Record<"posted" | "locked" | "settled", { first: number; median: number; last: number } | null>;
+  /** Cores used from before the first POST until the last payment settled. */
+  cpu: CpuUse;
+  relayErrorLines: number;
+  firstFailure?: string;
+}
+
+async function measureEndToEnd(dialect: Dialect, fixture: CorridorFixture, rpcUrl: string): Promise<EndToEndResult> {
+  const database = await prepareDatabase(dialect, fixture);
+  let relay: RunningRelay | undefined;
+  try {
+    relay = await startRelayProcess(database, fixture, rpcUrl, true);
+    const watched = { relay: relay.pid, "benchmark (Hardhat node)": process.pid };
+    const cpuBefore = readCpu(watched);
+    const { load } = await runLoad(loadConfig(relay.url, database.keys, `E2E-${dialect}`, { total: E2E_PAYMENTS }), { relay: relay.pid });
+    const posted = new Map(load.accepted!);
+    const { db } = database.handle;
+    const deadline = Date.now() + E2E_TIMEOUT_MS;
+    let final = await statusCounts(database.handle);
+    for (;;) {
+      const done = (final.SETTLED ?? 0) + (final.REJECTED ?? 0) + (final.CANCELLED ?? 0) + (final.REFUNDED ?? 0);
+      if (done >= posted.size || Date.now() > deadline) break;
+      await sleep(250);
+      final = await statusCounts(database.handle);
+    }
+    const cpu = cpuBetween(cpuBefore, readCpu(watched));
+    const history = await db
+      .selectFrom("payment_status_history")
+      .select(["uetr", "status", "at"])
+      .where("status", "in", ["LOCKED", "SETTLED"])
+      .execute();
+    const settleMs: number[] = [];
+    const lockMs: number[] = [];
+    const lockedAt: number[] = [];
+    const settledAt: number[] = [];
+    for (const row of history) {
+      const sentAt = posted.get(row.uetr);
+      if (sentAt === undefined) continue;
+      const at = Number(row.at);
+      if (row.status === "SETTLED") {
+        settleMs.push(at - sentAt);
+        settledAt.push(at);
+      } else {
+        lockMs.push(at - sentAt);
+        lockedAt.push(at);
+      }
+    }
+    const firstPost = Math.min(...posted.values());
+    const lastSettled = Math.max(0, ...settledAt);
+    // When the payments got there, in seconds after the first POST: first, median, last.
+    const since = (times: number[]) => {
+      const s = summarize(times.map((t) => (t - firstPost) / 1000));
+      return times.length === 0 ? null : { first: round(Math.min(...times.map((t) => (t - firstPost) / 1000)), 2), median: round(s.p50, 2), last: round(s.max, 2) };
+    };
+    const timeline = { posted: since([...posted.values()]), locked: since(lockedAt), settled: since(settledAt) };
+    const elapsedMs = settleMs.length > 0 ? lastSettled - firstPost : NaN;
+    // Unsettled payments count as not settled at all: the rate is over all of them or it is 0.
+    const allSettled = settleMs.length === E2E_PAYMENTS;
+    return {
+      dialect,
+      payments: E2E_PAYMENTS,
+      settled: settleMs.length,
+      perSecond: allSettled ? round((E2E_PAYMENTS * 1000) / elapsedMs, 1) : 0,
+      elapsedMs: Math.round(elapsedMs),
+      timeToSettleMs: roundLatency(summarize(settleMs)),
+      timeToLockMs: roundLatency(summarize(lockMs)),
+      postLatencyMs: roundLatency(load.latencyMs),
+      final,
+      timeline,
+      cpu,
+      relayErrorLines: relayErrors(relay.child.output()).length,
+      ...(load.firstFailure ? { firstFailure: load.firstFailure } : {}),
+    };
+  } finally {
+    if (relay) await stop(relay.child);
+    await database.drop();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const watchdog = setTimeout(() => {
+    console.error(`relay benchmark: still running after ${WATCHDOG_MS / 60_000} min; giving up`);
+    process.exit(2);
+  }, WATCHDOG_MS);
+  watchdog.unref();
+
+  console.log("Deploying the contracts and funding the banks on the in-process Hardhat network ...");
+  const fixture = await deployCorridorFixture();
+  await allowOperator(fixture);
+  const rpc = await startRpcServer();
+  // Automine, plus a block a second so that confirmation depths are reached when nothing is sent.
+  await hre.network.provider.send("evm_setIntervalMining", [1_000]);
+
+  const dialects: Dialect[] = [];
+  for (const dialect of DIALECTS) {
+    if (dialect === "postgres" && !(await postgresAvailable())) {
+      console.log(`PostgreSQL did not answer at ${TEST_POSTGRES_URL}: its runs are skipped`);
+      continue;
+    }
+    dialects.push(dialect);
+  }
+
+  try {
+    let bare: IntakeResult | undefined;
+    if (!SKIP.has("bare")) {
+      console.log(`Bare express endpoint: concurrency ${CONCURRENCY}, ${WARMUP_SECONDS} s warm-up + ${SECONDS} s ...`);
+      bare = await measureBare();
+    }
+    const intake: RelayIntakeResult[] = [];
+    if (!SKIP.has("intake")) {
+      for (const dialect of dialects) {
+        console.log(`Relay intake on ${dialect}: concurrency ${CONCURRENCY}, ${WARMUP_SECONDS} s warm-up + ${SECONDS} s ...`);
+        intake.push(await measureIntake(dialect, fixture, rpc.url));
+      }
+    }
+    const endToEnd: EndToEndResult[] = [];
+    if (!SKIP.has("e2e")) {
+      for (const dialect of dialects) {
+        console.log(`End to end on ${dialect}: ${E2E_PAYMENTS} payments, AUTO_RELEASE=true, CONFIRMATIONS=1 ...`);
+        endToEnd.push(await measureEndToEnd(dialect, fixture, rpc.url));
+      }
+    }
+    await report(bare, intake, endToEnd);
+  } finally {
+    await rpc.server.close();
+    await hre.network.provider.send("evm_setIntervalMining", [0]);
+    clearTimeout(watchdog);
+  }
+}
+
+async function report(bare: IntakeResult | undefined, intake: RelayIntakeResult[], endToEnd: EndToEndResult[]): Promise<void> {
+  const ratio = (perSecond: number) => (bare ? round(perSecond / bare.perSecond, 3) : null);
+  const failed = (failures: Record<string, number>) => Object.values(failures).reduce((a, b) => a + b, 0);
+  const rows: Record<string, Record<string, number | string | null>> = {};
+  if (bare) {
+    rows["intake: bare express (ceiling)"] = {
+      "per s": bare.perSecond,
+      "p50 ms": bare.latencyMs.p50,
+      "p99 ms": bare.latencyMs.p99,
+      "vs bare": 1,
+      errors: failed(bare.failures),
+      "peak RSS MB": null,
+    };
+  }
+  for (const run of intake) {
+    rows[`intake: relay, ${run.dialect}`] = {
+      "per s": run.perSecond,
+      "p50 ms": run.latencyMs.p50,
+      "p99 ms": run.latencyMs.p99,
+      "vs bare": ratio(run.perSecond),
+      errors: failed(run.failures),
+      "peak RSS MB": run.rssHighWaterMb ?? run.peakRssMb,
+    };
+  }
+  for (const run of endToEnd) {
+    rows[`end to end: ${run.payments} payments, ${run.dialect}`] = {
+      "per s": run.perSecond,
+      "p50 ms": run.timeToSettleMs.p50,
+      "p99 ms": run.timeToSettleMs.p99,
+      "vs bare": null,
+      errors: run.payments - run.settled,
+      "peak RSS MB": null,
+    };
+  }
+  console.log(
+    `\nRelay throughput and latency: concurrency ${CONCURRENCY}, intake over ${SECONDS} s after ${WARMUP_SECONDS} s warm-up;` +
+      ` end to end from POST to SETTLED (p50/p99 = time to settle)`,
+  );
+  console.table(rows);
+  for (const run of [...intake, ...(bare ? [{ ...bare, dialect: "bare" }] : [])]) {
+    if (run.firstFailure) console.log(`first failure (${run.dialect}): ${run.firstFailure}`);
+  }
+  const describeCpu = (cpu: CpuUse | undefined) =>
+    cpu
+      ? `${Object.entries(cpu.processes).map(([name, cores]) => `${name} ${cores}`).join(", ")}, others ${cpu.others}` +
+        ` (machine ${cpu.machine} of ${cpus().length} cores)`
+      : "not measured";
+  if (bare) console.log(`bare: cores used during the window: ${describeCpu(bare.cpu)}`);
+  for (const run of intake) {
+    console.log(
+      `${run.dialect}: relay CPU ${run.relayCpuMsPerPayment} ms per payment accepted; cores used during the window: ${describeCpu(run.cpu)}`,
+    );
+    console.log(`${run.dialect}: payments stored by status at the end of intake: ${JSON.stringify(run.stored)}; relay error log lines: ${run.relayErrorLines}`);
+  }
+  for (const run of endToEnd) {
+    console.log(
+      `${run.dialect} end to end: ${run.settled}/${run.payments} settled in ${run.elapsedMs} ms; time to LOCKED p50 ${run.timeToLockMs.p50} ms,` +
+        ` p99 ${run.timeToLockMs.p99} ms; POST p50 ${run.postLatencyMs.p50} ms; final ${JSON.stringify(run.final)}; relay error log lines: ${run.relayErrorLines}`,
+    );
+    const span = (t: { first: number; median: number; last: number } | null) => (t ? `${t.first}/${t.median}/${t.last} s` : "none");
+    console.log(
+      `${run.dialect} end to end: first/median/last after the first POST: posted ${span(run.timeline.posted)}, locked ${span(run.timeline.locked)},` +
+        ` settled ${span(run.timeline.settled)}; cores used: ${describeCpu(run.cpu)}`,
+    );
+  }
+
+  const sqliteIntake = intake.find((run) => run.dialect === "sqlite");
+  const sqliteE2e = endToEnd.find((run) => run.dialect === "sqlite");
+  const rssValues = intake.map((run) => run.rssHighWaterMb ?? run.peakRssMb);
+  const peakRss = rssValues.length > 0 ? Math.max(...rssValues) : undefined;
+  const targets: Record<string, { value: number | null; target: string; met: boolean }> = {
+    intakeSqlitePerSecond: {
+      value: sqliteIntake?.perSecond ?? null,
+      target: `>= ${TARGETS.intakeSqlitePerSecond}`,
+      met: (sqliteIntake?.perSecond ?? 0) >= TARGETS.intakeSqlitePerSecond,
+    },
+    intakeSqliteVsBare: {
+      value: sqliteIntake ? ratio(sqliteIntake.perSecond) : null,
+      target: `>= ${TARGETS.intakeSqliteVsBare}`,
+      met: sqliteIntake !== undefined && (ratio(sqliteIntake.perSecond) ?? 0) >= TARGETS.intakeSqliteVsBare,
+    },
+    endToEndPerSecond: {
+      value: sqliteE2e?.perSecond ?? null,
+      target: `>= ${TARGETS.endToEndPerSecond}`,
+      met: (sqliteE2e?.perSecond ?? 0) >= TARGETS.endToEndPerSecond,
+    },
+    peakRssMb: { value: peakRss ?? null, target: `< ${TARGETS.peakRssMb}`, met: peakRss !== undefined && peakRss < TARGETS.peakRssMb },
+  };
+  console.log("");
+  for (const [name, target] of Object.entries(targets)) {
+    console.log(`${target.met ? "MET   " : "MISSED"} ${name}: ${target.value ?? "not measured"} (target ${target.target})`);
+  }
+
+  const file = path.join("bench-results", "relay.json");
+  const results = {
+    settings: { concurrency: CONCURRENCY, seconds: SECONDS, warmupSeconds: WARMUP_SECONDS, endToEndPayments: E2E_PAYMENTS, cpus: cpus().length },
+    bare: bare ?? null,
+    intake,
+    endToEnd,
+    ratios: Object.fromEntries(intake.map((run) => [run.dialect, ratio(run.perSecond)])),
+    targets,
+    measuredAt: new Date().toISOString(),
+  };
+  await mkdir(path.dirname(file), { recursive: true });
+  await writeFile(file, JSON.stringify(results, null, 2) + "\n");
+  console.log(`\nwrote ${file}`);
+  if (!Object.values(targets).every((t) => t.met)) process.exitCode = 1;
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exitCode = 1;
+});

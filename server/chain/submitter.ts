@@ -1,0 +1,461 @@
+import { randomUUID } from "node:crypto";
+import type { ExpressionBuilder, Kysely } from "kysely";
+import type { Provider, Wallet } from "ethers";
+import type { Db, Dialect } from "../db/database";
+import type { ChainIntentsTable, Database } from "../db/schema";
+import type { PaymentService } from "../payments/types";
+import { payloadToTerms, type LockIntentPayload, type TermsIntentPayload } from "./outbox";
+import { ZERO_BYTES32 } from "./typed-data";
+import {
+  createEscrowCalls,
+  createPoller,
+  silentLogger,
+  type ChainLogger,
+  type DecodedRevert,
+  type EscrowCalls,
+  type PreparedCall,
+} from "./contracts";
+import { bumpFees, createNonceManager, type Fees, type NonceOutcome, type TxAttempt } from "./nonce-manager";
+
+/**
+ * The submitter drains the chain_intents outbox. Intents are claimed by lease (FOR UPDATE SKIP
+ * LOCKED on PostgreSQL, one conditional UPDATE on SQLite, whose writers are serialized), so any
+ * number of relay processes can share the outbox. Each claim carries a fresh lease token and every
+ * later write is fenced on it: a process whose lease expired cannot overwrite the new owner's work.
+ *
+ * Crash safety: a transaction is signed locally and stored, with its intents marked sent and the
+ * payments marked submitted, in one database transaction before it is broadcast. Whatever the
+ * moment of a crash, a later run finds either pending intents (nothing happened) or sent intents
+ * with a stored raw transaction, which it rebroadcasts until one attempt for its nonce is mined.
+ */
+
+export interface ChainSubmitterDeps {
+  db: Kysely<Database>;
+  dialect: Dialect;
+  provider: Provider;
+  /** The operator key: attester on the escrow, and operator in the banks' allowances. */
+  signer: Wallet;
+  escrowAddress: string;
+  payments: Pick<PaymentService, "markSubmitted" | "markRejected">;
+  /** Unique per process; it prefixes lease tokens so that leases can be traced to their holder. */
+  workerId: string;
+  leaseMs: number;
+  /** Most intents claimed per run, and most locks in one lockBatchFor (the escrow allows 100). */
+  batchSize: number;
+  now?: () => number;
+  logger?: ChainLogger;
+  /** How long a sent transaction may stay unmined before it is replaced with higher fees. */
+  stuckAfterMs?: number;
+  /** Fee bumps stop at this maxFeePerGas (wei); unset: no cap. */
+  maxFeePerGas?: bigint;
+  /** How soon a sent transaction is checked again. */
+  receiptPollMs?: number;
+  /** Sends a signed transaction (eth_sendRawTransaction); default: provider.broadcastTransaction. */
+  sendRawTransaction?: (raw: string) => Promise<unknown>;
+  /** Backoff of failed intents: base * 2^(attempts-1), capped; a refusal after maxAttempts is final. */
+  retry?: { baseMs?: number; maxMs?: number; maxAttempts?: number };
+}
+
+export interface ChainSubmitter {
+  /** Handles due work once; resolves to the number of intents it claimed. */
+  runOnce(): Promise<number>;
+  start(intervalMs: number): void;
+  stop(): Promise<void>;
+}
+
+/** Another worker took over an intent after this worker's lease expired. */
+export class LeaseLostError extends Error {
+  constructor(readonly intentIds: string[]) {
+    super(`lease lost on intents ${intentIds.join(", ")}`);
+    this.name = "LeaseLostError";
+  }
+}
+
+/** Some intents could not be handled this run (they are released with backoff and retried). */
+export class SubmitterRunError extends Error {
+  constructor(readonly errors: unknown[]) {
+    super(`chain submitter: ${errors.length} failure(s); first: ${String((errors[0] as Error)?.message ?? errors[0])}`);
+    this.name = "SubmitterRunError";
+  }
+}
+
+type Intent = ChainIntentsTable;
+type IntentPatch = Partial<Pick<Intent, "status" | "attempts" | "next_attempt_at" | "tx_hash" | "last_error">>;
+
+const PAYMENT_STATE = { None: 0n, Locked: 1n, Released: 2n, Refunded: 3n } as const;
+const MAX_LOCK_BATCH = 100;
+
+export function createChainSubmitter(deps: ChainSubmitterDeps): ChainSubmitter {
+  const { db, dialect, provider, signer, payments, leaseMs } = deps;
+  const now = deps.now ?? Date.now;
+  const logger = deps.logger ?? silentLogger;
+  const batchSize = Math.max(1, Math.min(deps.batchSize, MAX_LOCK_BATCH));
+  const stuckAfterMs = deps.stuckAfterMs ?? 120_000;
+  const receiptPollMs = deps.receiptPollMs ?? 2_000;
+  const retryBaseMs = deps.retry?.baseMs ?? 5_000;
+  const retryMaxMs = deps.retry?.maxMs ?? 600_000;
+  const maxAttempts = deps.retry?.maxAttempts ?? 10;
+  const nonces = createNonceManager({ provider, signer, sendRawTransaction: deps.sendRawTransaction });
+  const escrow: EscrowCalls = createEscrowCalls({ provider, escrowAddress: deps.escrowAddress, signer });
+  let reconciled = false; // the stored nonce is reconciled with the chain once per process
+
+  // ----- leases ------------------------------------------------------------------------------
+
+  const leaseFree = (at: number) => (eb: ExpressionBuilder<Database, "chain_intents">) =>
+    eb.or([eb("lease_until", "is", null), eb("lease_until", "<=", at)]);
+
+  async function claimPending(token: string): Promise<Intent[]> {
+    const at = now();
+    const due = (q: Db) =>
+      q
+        .selectFrom("chain_intents")
+        .select("id")
+        .where("status", "=", "pending")
+        .where("next_attempt_at", "<=", at)
+        .where(leaseFree(at))
+        .orderBy("next_attempt_at")
+        .orderBy("created_at")
+        .limit(batchSize);
+    const lease = { lease_owner: token, lease_until: at + leaseMs };
+    if (dialect === "sqlite") {
+      return db.updateTable("chain_intents").set(lease).where("id", "in", due(db)).returningAll().execute();
+    }
+    return db.transaction().execute(async (trx) => {
+      const rows = await due(trx).forUpdate().skipLocked().execute();
+      if (rows.length === 0) return [];
+      const ids = rows.map((r) => r.id);
+      return trx.updateTable("chain_intents").set(lease).where("id", "in", ids).returningAll().execute();
+    });
+  }
+
+  /** Claims sent intents a whole transaction at a time, so one worker owns each nonce's fate. */
+  async function claimSentGroups(token: string): Promise<Intent[]> {
+    const at = now();
+    const dueHashes = (q: Db) =>
+      q
+        .selectFrom("chain_intents")
+        .select("tx_hash")
+        .distinct()
+        .where("status", "=", "sent")
+        .where("next_attempt_at", "<=", at)
+        .where(leaseFree(at))
+        .limit(batchSize);
+    const lease = { lease_owner: token, lease_until: at + leaseMs };
+    if (dialect === "sqlite") {
+      return db
+        .updateTable("chain_intents")
+        .set(lease)
+        .where("status", "=", "sent")
+        .where(leaseFree(at))
+        .where("tx_hash", "in", dueHashes(db))
+        .returningAll()
+        .execute();
+    }
+    return db.transaction().execute(async (trx) => {
+      const locked = await trx
+        .selectFrom("chain_intents")
+        .select(["id", "tx_hash"])
+        .where("status", "=", "sent")
+        .where(leaseFree(at))
+        .where("tx_hash", "in", dueHashes(trx))
+        .forUpdate()
+        .skipLocked()
+        .execute();
+      const ids = await completeGroups(trx, locked);
+      if (ids.length === 0) return [];
+      return trx.updateTable("chain_intents").set(lease).where("id", "in", ids).returningAll().execute();
+    });
+  }
+
+  /** Of the rows this transaction locked, those whose whole transaction group it locked. */
+  async function completeGroups(trx: Db, locked: { id: string; tx_hash: string | null }[]): Promise<string[]> {
+    if (locked.length === 0) return [];
+    const hashes = [...new Set(locked.map((r) => r.tx_hash!))];
+    const totals = await trx
+      .selectFrom("chain_intents")
+      .select((eb) => ["tx_hash", eb.fn.countAll().as("n")])
+      .where("status", "=", "sent")
+      .where("tx_hash", "in", hashes)
+      .groupBy("tx_hash")
+      .execute();
+    const complete = new Set(
+      totals.filter((t) => Number(t.n) === locked.filter((r) => r.tx_hash === t.tx_hash).length).map((t) => t.tx_hash),
+    );
+    return locked.filter((r) => complete.has(r.tx_hash)).map((r) => r.id);
+  }
+
+  /** Writes an intent's next state and ends the lease, only if `token` still holds it. */
+  async function settle(q: Db, intents: Intent[], token: string, patch: IntentPatch): Promise<void> {
+    if (intents.length === 0) return;
+    const ids = intents.map((i) => i.id);
+    const result = await q
+      .updateTable("chain_intents")
+      .set({ ...patch, lease_owner: null, lease_until: null, updated_at: now() })
+      .where("id", "in", ids)
+      .where("lease_owner", "=", token)
+      .executeTakeFirst();
+    if (Number(result.numUpdatedRows) !== ids.length) throw new LeaseLostError(ids);
+  }
+
+  const backoff = (attempts: number) => Math.min(retryMaxMs, retryBaseMs * 2 ** Math.max(0, attempts - 1));
+
+  /** Back to pending, later; a refusal that keeps happening becomes final after maxAttempts. */
+  async function retryOrGiveUp(intent: Intent, token: string, reason: string): Promise<void> {
+    const attempts = intent.attempts + 1;
+    if (attempts < maxAttempts) {
+      await settle(db, [intent], token, { status: "pending", attempts, next_attempt_at: now() + backoff(attempts), last_error: reason });
+      return;
+    }
+    await db.transaction().execute(async (trx) => {
+      if (intent.kind === "lock") await payments.markRejected(trx, intent.uetr, reason);
+      await settle(trx, [intent], token, { status: "failed", attempts, last_error: reason });
+    });
+  }
+
+  // ----- sending -----------------------------------------------------------------------------
+
+  async function submit(intents: Intent[], call: PreparedCall, token: string): Promise<void> {
+    await broadcast(await signAndStore(intents, call, token, await nonces.suggestFees()));
+  }
+
+  /** Signs with the next nonce and records it, the intents sent and the payments submitted, at once. */
+  function signAndStore(intents: Intent[], call: PreparedCall, token: string, fees: Fees): Promise<TxAttempt> {
+    return db.transaction().execute(async (trx) => {
+      const stored = await nonces.signNew(trx, call, fees, intents.map((i) => i.id), now());
+      await settle(trx, intents, token, { status: "sent", tx_hash: stored.hash, next_attempt_at: now() + receiptPollMs, last_error: null });
+      for (const intent of intents.filter((i) => i.kind === "lock")) {
+        await payments.markSubmitted(trx, { uetr: intent.uetr, txHash: stored.hash });
+      }
+      return stored;
+    });
+  }
+
+  async function broadcast(attempt: TxAttempt): Promise<void> {
+    const error = await nonces.broadcast(attempt);
+    // Stored, so not lost: the next check of the transaction rebroadcasts it.
+    if (error) logger.warn({ hash: attempt.hash, nonce: attempt.nonce, err: error.message }, "broadcast failed; will retry");
+  }
+
+  // ----- locks -------------------------------------------------------------------------------
+
+  async function processLocks(intents: Intent[], token: string): Promise<void> {
+    if (intents.length === 0) return;
+    const states = await Promise.all(intents.map((i) => escrow.paymentState(lockPayload(i).request.uetr)));
+    const existing = intents.filter((_, k) => states[k] !== PAYMENT_STATE.None);
+    await settle(db, existing, token, { status: "done", last_error: null }); // a lock already on chain is done
+    const live = intents.filter((_, k) => states[k] === PAYMENT_STATE.None);
+    if (live.length === 0) return;
+
+    if (live.length > 1) {
+      const batch = await escrow.preflight(escrow.lockBatchData(live.map(lockPayload)));
+      if (batch.ok) return submit(live, batch.call, token);
+    }
+    // The batch would revert (or it is a single lock): try each alone to find the refused ones.
+    const singles = await Promise.all(live.map((i) => escrow.preflight(escrow.lockData(lockPayload(i)))));
+    const accepted: { intent: Intent; call: PreparedCall }[] = [];
+    for (const [k, result] of singles.entries()) {
+      if (result.ok) accepted.push({ intent: live[k], call: result.call });
+      else await refuseLock(live[k], result.revert, token);
+    }
+    await submitAccepted(accepted, token);
+  }
+
+  async function submitAccepted(accepted: { intent: Intent; call: PreparedCall }[], token: string): Promise<void> {
+    if (accepted.length > 1) {
+      const intents = accepted.map((a) => a.intent);
+      const batch = await escrow.preflight(escrow.lockBatchData(intents.map(lockPayload)));
+      if (batch.ok) return submit(intents, batch.call, token);
+    }
+    // Each passes alone but not together (e.g. a shared allowance): send them one by one.
+    for (const { intent, call } of accepted) await submit([intent], call, token);
+  }
+
+  async function refuseLock(intent: Intent, revert: DecodedRevert, token: string): Promise<void> {
+    if (revert.name === "PaymentAlreadyExists") return settle(db, [intent], token, { status: "done", last_error: null });
+    if (revert.name === "EnforcedPause") return retryOrGiveUp(intent, token, revert.reason); // the escrow resumes
+    await db.transaction().execute(async (trx) => {
+      await payments.markRejected(trx, intent.uetr, revert.reason);
+      await settle(trx, [intent], token, { status: "failed", attempts: intent.attempts + 1, last_error: revert.reason });
+    });
+  }
+
+  // ----- release and refund ------------------------------------------------------------------
+
+  /**
+   * Releases and refunds, one transaction each. Their checks against the chain (state, attestation,
+   * preflight) run concurrently; then each accepted call gets the next nonce and is stored, and the
+   * stored transactions are broadcast one after another in nonce order (a node that mines on
+   * arrival refuses a nonce ahead of the next one), each as soon as it is stored.
+   */
+  async function processTermsIntents(intents: Intent[], token: string, guarded: Guard): Promise<void> {
+    if (intents.length === 0) return;
+    const checks = intents.map(async (intent) => {
+      let call: PreparedCall | undefined;
+      await guarded([intent], async () => {
+        call = await prepareTerms(intent, token);
+      });
+      return call;
+    });
+    const fees = nonces.suggestFees();
+    fees.catch(() => undefined); // a failure is reported by the intents that needed the fees
+    // In order, each as soon as its check is back: signed and stored, then broadcast once the one
+    // before it was sent, while the next is signed.
+    let sending = Promise.resolve();
+    for (const [k, intent] of intents.entries()) {
+      const call = await checks[k];
+      if (!call) continue;
+      await guarded([intent], async () => {
+        const attempt = await signAndStore([intent], call, token, await fees);
+        sending = sending.then(() => broadcast(attempt));
+      });
+    }
+    await sending;
+  }
+
+  /** The release or refund call to send, or undefined when the intent was settled here instead. */
+  async function prepareTerms(intent: Intent, token: string): Promise<PreparedCall | undefined> {
+    const terms = payloadToTerms(JSON.parse(intent.payload) as TermsIntentPayload);
+    const state = await escrow.paymentState(terms.uetr);
+    const wanted = intent.kind === "release" ? PAYMENT_STATE.Released : PAYMENT_STATE.Refunded;
+    if (state === wanted) return void (await settle(db, [intent], token, { status: "done", last_error: null }));
+    if (state === PAYMENT_STATE.None) return void (await retryOrGiveUp(intent, token, "payment not locked on chain")); // lock in flight?
+    if (state !== PAYMENT_STATE.Locked) {
+      const outcome = state === PAYMENT_STATE.Released ? "released" : "refunded";
+      return void (await settle(db, [intent], token, { status: "failed", last_error: `payment already ${outcome}` }));
+    }
+    if (intent.kind === "release" && terms.hashlock !== ZERO_BYTES32) {
+      return void (await settle(db, [intent], token, { status: "failed", last_error: "hashlocked payment: the relay holds no preimage" }));
+    }
+    const data = intent.kind === "release" ? await escrow.releaseData(terms) : escrow.refundData(terms);
+    const result = await escrow.preflight(data);
+    if (!result.ok) return void (await retryOrGiveUp(intent, token, result.revert.reason));
+    return result.call;
+  }
+
+  // ----- sent transactions -------------------------------------------------------------------
+
+  /** What became of a sent transaction (read only, so groups are looked at concurrently). */
+  async function inspectSent(group: Intent[]): Promise<{ attempts: TxAttempt[]; outcome: NonceOutcome | null }> {
+    const attempts = await nonces.attemptsOf(db, group[0].tx_hash!);
+    return { attempts, outcome: attempts.length === 0 ? null : await nonces.outcome(attempts) };
+  }
+
+  async function checkSent(group: Intent[], token: string, inspected: { attempts: TxAttempt[]; outcome: NonceOutcome | null }): Promise<void> {
+    const { outcome } = inspected;
+    if (outcome === null) {
+      for (const intent of group) await retryOrGiveUp(intent, token, "transaction record missing");
+      return;
+    }
+    if (outcome.kind === "mined") {
+      const { attempt, receipt } = outcome;
+      if (receipt.status === 1) return settle(db, group, token, { status: "done", tx_hash: attempt.hash, last_error: null });
+      // Reverted: the intents go back to the queue, whose checks then see the new chain state (a
+      // lock that now exists is done, a refused lock is rejected with its decoded reason).
+      const reason = `reverted on chain: ${await escrow.replayRevert(attempt, receipt.blockNumber)}`;
+      for (const intent of group) await retryOrGiveUp(intent, token, reason);
+      return;
+    }
+    if (outcome.kind === "superseded") {
+      await nonces.reconcile(db); // someone else used the key: continue from the chain's nonce
+      for (const intent of group) await retryOrGiveUp(intent, token, `nonce ${outcome.latest.nonce} used by another transaction`);
+      return;
+    }
+    const { latest } = outcome;
+    if (now() - latest.sentAt >= stuckAfterMs && latest.signer === nonces.address) return replace(group, latest, token);
+    await broadcast(latest); // harmless if the node has it; needed if it never did (crash, dropped)
+    await settle(db, group, token, { next_attempt_at: now() + receiptPollMs });
+  }
+
+  async function replace(group: Intent[], latest: TxAttempt, token: string): Promise<void> {
+    const fees = bumpFees(latest.fees, await nonces.suggestFees());
+    if (deps.maxFeePerGas !== undefined && fees.maxFeePerGas > deps.maxFeePerGas) {
+      logger.warn({ hash: latest.hash, wanted: fees.maxFeePerGas.toString() }, "stuck transaction at the fee cap; not replaced");
+      await broadcast(latest);
+      return settle(db, group, token, { next_attempt_at: now() + receiptPollMs });
+    }
+    const attempt = await db.transaction().execute(async (trx) => {
+      const stored = await nonces.signReplacement(trx, latest, fees, now());
+      await settle(trx, group, token, { tx_hash: stored.hash, next_attempt_at: now() + receiptPollMs });
+      return stored;
+    });
+    logger.info({ replaced: latest.hash, hash: attempt.hash, nonce: attempt.nonce }, "stuck transaction replaced with higher fees");
+    await broadcast(attempt);
+  }
+
+  // ----- the run -----------------------------------------------------------------------------
+
+  async function runOnce(): Promise<number> {
+    if (!reconciled) {
+      await nonces.reconcile(db).catch((error: unknown) => Promise.reject(new SubmitterRunError([error])));
+      reconciled = true;
+    }
+    const token = `${deps.workerId}/${randomUUID()}`;
+    const errors: unknown[] = [];
+    const guarded: Guard = async (intents, work) => {
+      try {
+        await work();
+      } catch (error) {
+        errors.push(error);
+        await releaseAfterError(intents, token, error).catch((e: unknown) => errors.push(e));
+      }
+    };
+
+    const sent = await claimSentGroups(token);
+    // Looked up concurrently, then acted on one group at a time, oldest nonce first (rebroadcasts
+    // and replacements reach the node in nonce order).
+    const groups = groupBy(sent, (i) => i.tx_hash!);
+    const inspected = await Promise.all(
+      groups.map(async (group) => {
+        let found: Awaited<ReturnType<typeof inspectSent>> | undefined;
+        await guarded(group, async () => {
+          found = await inspectSent(group);
+        });
+        return found && { group, found };
+      }),
+    );
+    const checkable = inspected.filter((c): c is NonNullable<typeof c> => c !== undefined);
+    checkable.sort((a, b) => nonceOf(a.found) - nonceOf(b.found));
+    for (const { group, found } of checkable) await guarded(group, () => checkSent(group, token, found));
+    const pending = await claimPending(token);
+    const locks = pending.filter((i) => i.kind === "lock");
+    await guarded(locks, () => processLocks(locks, token));
+    await processTermsIntents(pending.filter((i) => i.kind !== "lock"), token, guarded);
+
+    if (errors.length > 0) throw new SubmitterRunError(errors);
+    return sent.length + pending.length;
+  }
+
+  /** After an unexpected failure (RPC down, lease lost): let the intents go, with backoff. */
+  async function releaseAfterError(intents: Intent[], token: string, error: unknown): Promise<void> {
+    const message = error instanceof Error ? error.message : String(error);
+    logger.warn({ intents: intents.map((i) => i.id), err: message }, "chain intents released after a failure");
+    for (const intent of intents) {
+      const attempts = intent.status === "pending" ? intent.attempts + 1 : intent.attempts;
+      const delay = intent.status === "pending" ? backoff(attempts) : receiptPollMs;
+      await db
+        .updateTable("chain_intents")
+        .set({ attempts, next_attempt_at: now() + delay, last_error: message, lease_owner: null, lease_until: null, updated_at: now() })
+        .where("id", "=", intent.id)
+        .where("lease_owner", "=", token)
+        .execute();
+    }
+  }
+
+  const poller = createPoller("chain submitter", runOnce, logger);
+  return { runOnce, start: poller.start, stop: poller.stop };
+}
+
+/** Runs work on intents; a failure is recorded and the intents are let go with backoff. */
+type Guard = (intents: Intent[], work: () => Promise<void>) => Promise<void>;
+
+const nonceOf = (found: { attempts: TxAttempt[] }) => found.attempts[0]?.nonce ?? Number.MAX_SAFE_INTEGER;
+
+function lockPayload(intent: Intent): LockIntentPayload {
+  return JSON.parse(intent.payload) as LockIntentPayload;
+}
+
+function groupBy<T>(items: T[], key: (item: T) => string): T[][] {
+  const groups = new Map<string, T[]>();
+  for (const item of items) groups.set(key(item), [...(groups.get(key(item)) ?? []), item]);
+  return [...groups.values()];
+}

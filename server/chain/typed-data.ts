@@ -1,0 +1,101 @@
+import { AbiCoder, keccak256, type TypedDataDomain } from "ethers";
+
+/**
+ * EIP-712 domains and types of the settlement contracts, and the hashes both sides compute.
+ * These mirror the typehashes in SettlementEscrow.sol and NettingSettlement.sol.
+ */
+
+export interface LockTerms {
+  uetr: string; // bytes16 hex
+  payer: string;
+  payee: string;
+  token: string;
+  amount: bigint;
+  expiry: bigint;
+  hashlock: string; // bytes32 hex; zero hash = attested
+  linkedUetr: string; // bytes16 hex; zero = gross payment
+}
+
+export interface NetPosition {
+  bank: string;
+  token: string;
+  amount: bigint;
+}
+
+export interface PaymentLeaf {
+  uetr: string;
+  debtor: string;
+  creditor: string;
+  token: string;
+  amount: bigint;
+}
+
+export const ZERO_BYTES16 = "0x" + "00".repeat(16);
+export const ZERO_BYTES32 = "0x" + "00".repeat(32);
+
+export const RELEASE_TYPES = {
+  Release: [
+    { name: "uetr", type: "bytes16" },
+    { name: "termsHash", type: "bytes32" },
+  ],
+};
+
+export const PVP_RELEASE_TYPES = {
+  PvPRelease: [
+    { name: "uetrA", type: "bytes16" },
+    { name: "termsHashA", type: "bytes32" },
+    { name: "uetrB", type: "bytes16" },
+    { name: "termsHashB", type: "bytes32" },
+  ],
+};
+
+export const SETTLEMENT_WINDOW_TYPES = {
+  SettlementWindow: [
+    { name: "windowId", type: "bytes32" },
+    { name: "paymentsRoot", type: "bytes32" },
+    { name: "positions", type: "NetPosition[]" },
+  ],
+  NetPosition: [
+    { name: "bank", type: "address" },
+    { name: "token", type: "address" },
+    { name: "amount", type: "int256" },
+  ],
+};
+
+export function escrowDomain(chainId: bigint, escrowAddress: string): TypedDataDomain {
+  return { name: "Corridor SettlementEscrow", version: "1", chainId, verifyingContract: escrowAddress };
+}
+
+export function nettingDomain(chainId: bigint, nettingAddress: string): TypedDataDomain {
+  return { name: "Corridor NettingSettlement", version: "1", chainId, verifyingContract: nettingAddress };
+}
+
+const abi = AbiCoder.defaultAbiCoder();
+
+/** The hash the escrow stores for a locked payment (keccak256 of the ABI-encoded terms). */
+export function hashLockTerms(terms: LockTerms): string {
+  return keccak256(
+    abi.encode(
+      ["bytes16", "address", "address", "address", "uint256", "uint64", "bytes32", "bytes16"],
+      [terms.uetr, terms.payer, terms.payee, terms.token, terms.amount, terms.expiry, terms.hashlock, terms.linkedUetr],
+    ),
+  );
+}
+
+/** A payment's Merkle leaf, as NettingSettlement.paymentLeaf computes it. */
+export function paymentLeafHash(payment: PaymentLeaf): string {
+  const inner = keccak256(
+    abi.encode(
+      ["bytes16", "address", "address", "address", "uint256"],
+      [payment.uetr, payment.debtor, payment.creditor, payment.token, payment.amount],
+    ),
+  );
+  return keccak256(inner);
+}
+
+/** A UETR (UUID) as the bytes16 payment id used on chain. */
+export function uetrToBytes16(uetr: string): string {
+  const hex = uetr.replace(/-/g, "").toLowerCase();
+  if (!/^[0-9a-f]{32}$/.test(hex)) throw new Error(`not a UUID: ${uetr}`);
+  return "0x" + hex;
+}

@@ -1,0 +1,91 @@
+import "dotenv/config";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { Command, Option } from "commander";
+import { JsonRpcProvider } from "ethers";
+import type { DeploymentRecord } from "../scripts/lib/deploy";
+import { startRelay } from "./relay";
+import { createAuthService } from "./auth/service";
+import { loadConfig } from "./config/env";
+import { openDatabase } from "./db/database";
+
+/** `npx corridor …`: administration that needs no running relay, on the configured database. */
+export async function main(argv: string[]): Promise<void> {
+  const program = new Command("corridor").description("Corridor relay administration").showHelpAfterError();
+
+  program
+    .command("serve")
+    .description("run the relay: API, chain submitter and indexer, webhooks (configured by the environment)")
+    .action(async () => {
+      const config = loadConfig();
+      const deployment = await loadDeployment(config.RPC_URL, config.DEPLOYMENT_FILE);
+      const relay = await startRelay(config, { deployment });
+      console.log(`Corridor relay listening at ${relay.url}`);
+      await new Promise<void>((resolve) => {
+        const shutdown = () => {
+          process.off("SIGINT", shutdown);
+          process.off("SIGTERM", shutdown);
+          relay.stop().then(resolve, resolve);
+        };
+        process.on("SIGINT", shutdown);
+        process.on("SIGTERM", shutdown);
+      });
+    });
+
+  const keys = program.command("keys").description("API keys (shown once, stored hashed)");
+  keys
+    .command("create")
+    .description("create an API key")
+    .addOption(new Option("--role <role>", "bank, treasury or admin").choices(["bank", "treasury", "admin"]).makeOptionMandatory())
+    .option("--bank <bic>", "the bank's BIC (required for --role bank)")
+    .option("--label <label>", "a name to recognise the key by")
+    .action(async (options: { role: "bank" | "treasury" | "admin"; bank?: string; label?: string }) => {
+      await withDatabase(async (db) => {
+        const created = await createAuthService({ db }).createKey({ role: options.role, bic: options.bank, label: options.label });
+        if (!created.ok) throw new Error(`${created.code}: ${created.message}`);
+        console.log(JSON.stringify({ key: created.value.key, id: created.value.info.id, role: created.value.info.role, bic: created.value.info.bic }, null, 2));
+      });
+    });
+  keys
+    .command("list")
+    .description("list API keys (never the keys themselves)")
+    .action(async () => {
+      await withDatabase(async (db) => console.log(JSON.stringify(await createAuthService({ db }).listKeys(), null, 2)));
+    });
+  keys
+    .command("revoke <id>")
+    .description("revoke an API key")
+    .action(async (id: string) => {
+      await withDatabase(async (db) => {
+        const revoked = await createAuthService({ db }).revokeKey(id);
+        if (!revoked.ok) throw new Error(`${revoked.code}: ${revoked.message}`);
+        console.log(`revoked ${id}`);
+      });
+    });
+
+  await program.parseAsync(argv);
+}
+
+/** DEPLOYMENT_FILE, or deployments/<chainId>.json for the chain RPC_URL serves. */
+export async function loadDeployment(rpcUrl: string, file?: string): Promise<DeploymentRecord> {
+  let location = file;
+  if (!location) {
+    const provider = new JsonRpcProvider(rpcUrl, undefined, { staticNetwork: true });
+    try {
+      location = path.join("deployments", `${(await provider.getNetwork()).chainId}.json`);
+    } finally {
+      provider.destroy();
+    }
+  }
+  return JSON.parse(readFileSync(location, "utf8")) as DeploymentRecord;
+}
+
+async function withDatabase<T>(work: (db: Awaited<ReturnType<typeof openDatabase>>["db"]) => Promise<T>): Promise<T> {
+  const config = loadConfig();
+  const handle = await openDatabase(config.DATABASE_URL);
+  try {
+    return await work(handle.db);
+  } finally {
+    await handle.close();
+  }
+}

@@ -1,0 +1,105 @@
+import { createHash } from "node:crypto";
+import express, { type Express } from "express";
+import helmet from "helmet";
+import { ipKeyGenerator, rateLimit } from "express-rate-limit";
+import type { Kysely } from "kysely";
+import { Counter, Histogram, type Registry } from "prom-client";
+import type { AuthService } from "../auth/service";
+import type { Database } from "../db/schema";
+import type { LedgerService } from "../ledger/service";
+import type { ParticipantService } from "../participants/service";
+import type { PaymentService } from "../payments/types";
+import { ApiError, errorHandler, notFoundHandler, sendError } from "./errors";
+import { authenticate, requireJsonBody } from "./middleware";
+import { buildOpenApiDocument } from "./openapi";
+import { accountRoutes, type ChainBalanceReader } from "./routes/accounts";
+import { keyRoutes, participantRoutes } from "./routes/admin";
+import { paymentRoutes } from "./routes/payments";
+import { systemRoutes, type ReadinessCheck } from "./routes/system";
+
+export interface AppDeps {
+  db: Kysely<Database>;
+  auth: AuthService;
+  payments: PaymentService;
+  participants: ParticipantService;
+  ledger: LedgerService;
+  chainBalance: ChainBalanceReader;
+  readiness: ReadinessCheck[];
+  metrics: Registry;
+  /** Extra authenticated routers mounted under /v1 (e.g. webhooks administration). */
+  extraRoutes?: { path: string; router: express.Router }[];
+  bodyLimit?: string;
+  rateLimitPerMinute?: number;
+  logError?: (error: unknown) => void;
+}
+
+/** The HTTP layer only validates, authenticates, authorizes and calls services. */
+export function createApp(deps: AppDeps): Express {
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("trust proxy", false);
+  app.set("query parser", "simple");
+  app.use(helmet({ contentSecurityPolicy: { directives: { "script-src": ["'self'", "'unsafe-inline'"] } } }));
+  app.use(requestMetrics(deps.metrics));
+
+  app.use(systemRoutes({ readiness: deps.readiness, metrics: deps.metrics, openApi: memoize(() => buildOpenApiDocument()) }));
+
+  const v1 = express.Router();
+  v1.use(
+    rateLimit({
+      windowMs: 60_000,
+      limit: deps.rateLimitPerMinute ?? 120_000,
+      standardHeaders: "draft-7",
+      legacyHeaders: false,
+      // Per API key; callers without one share their address's budget.
+      keyGenerator: (req) => {
+        const authorization = req.get("authorization");
+        return authorization ? createHash("sha256").update(authorization).digest("hex") : ipKeyGenerator(req.ip ?? "");
+      },
+      handler: (_req, res) => sendError(res, new ApiError(429, "too_many_requests", "rate limit reached; retry later")),
+    }),
+  );
+  v1.use(requireJsonBody);
+  v1.use(express.json({ limit: deps.bodyLimit ?? "64kb", strict: true }));
+  v1.use(authenticate(deps.auth));
+  v1.use("/payments", paymentRoutes({ db: deps.db, payments: deps.payments }));
+  v1.use("/accounts", accountRoutes({ db: deps.db, ledger: deps.ledger, participants: deps.participants, chainBalance: deps.chainBalance }));
+  v1.use("/participants", participantRoutes({ db: deps.db, participants: deps.participants }));
+  v1.use("/keys", keyRoutes({ db: deps.db, auth: deps.auth }));
+  for (const { path, router } of deps.extraRoutes ?? []) v1.use(path, router);
+  app.use("/v1", v1);
+
+  app.use(notFoundHandler);
+  app.use(errorHandler(deps.logError ?? ((error) => console.error(error))));
+  return app;
+}
+
+function requestMetrics(registry: Registry): express.RequestHandler {
+  const requests = new Counter({
+    name: "corridor_http_requests_total",
+    help: "HTTP requests by method, route and status",
+    labelNames: ["method", "route", "status"],
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: "corridor_http_request_duration_seconds",
+    help: "HTTP request duration",
+    labelNames: ["method", "route"],
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+  return (req, res, next) => {
+    const end = duration.startTimer();
+    res.on("finish", () => {
+      const route = `${req.baseUrl}${(req.route?.path as string | undefined) ?? ""}` || "unmatched";
+      requests.inc({ method: req.method, route, status: String(res.statusCode) });
+      end({ method: req.method, route });
+    });
+    next();
+  };
+}
+
+function memoize<T>(build: () => T): () => T {
+  let value: T | undefined;
+  return () => (value ??= build());
+}

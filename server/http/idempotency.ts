@@ -1,0 +1,91 @@
+import { createHash } from "node:crypto";
+import type { Request } from "express";
+import type { Kysely } from "kysely";
+import type { Db } from "../db/database";
+import type { Database } from "../db/schema";
+import type { Caller } from "../payments/types";
+import { ApiError } from "./errors";
+
+export interface StoredResponse {
+  status: number;
+  body: unknown;
+}
+
+const KEY_PATTERN = /^[A-Za-z0-9_\-:.]{1,255}$/;
+
+/**
+ * Runs a write once per (caller, Idempotency-Key). An atomic handler runs in a transaction that
+ * also records its response, so the write and its record commit together; it must do all its
+ * work through the transaction it is given (on SQLite the one connection is held by it). A
+ * handler whose service cannot join the transaction must be naturally idempotent (a state
+ * change such as cancel) and is recorded right after it succeeds. A replay with the same body
+ * returns the recorded response; with another body it is a 409. Two requests racing with one key:
+ * the loser's insert of the record fails on the primary key, its transaction (and its write) roll
+ * back, and it answers with the winner's recorded response. Failures are not recorded: a rejected
+ * request changed nothing, so retrying it is safe and re-evaluates it.
+ */
+export async function runIdempotent(
+  db: Kysely<Database>,
+  caller: Caller,
+  req: Request,
+  handler: (trx: Db) => Promise<StoredResponse>,
+  options: { atomic: boolean } = { atomic: true },
+): Promise<StoredResponse & { replayed: boolean }> {
+  const key = req.get("idempotency-key");
+  if (!key) throw new ApiError(400, "missing_idempotency_key", "writes need an Idempotency-Key header");
+  if (!KEY_PATTERN.test(key)) {
+    throw new ApiError(400, "missing_idempotency_key", "an Idempotency-Key is 1 to 255 letters, digits or _-:.");
+  }
+  const requestHash = createHash("sha256")
+    .update(`${req.method} ${req.originalUrl.split("?")[0]}\n${JSON.stringify(req.body ?? null)}`)
+    .digest("hex");
+
+  const recorded = await replay(db, caller.keyId, key, requestHash);
+  if (recorded) return recorded;
+  if (!options.atomic) {
+    const response = await handler(db);
+    if (response.status < 300) await record(db, caller.keyId, key, requestHash, response).catch(() => undefined);
+    return { ...response, replayed: false };
+  }
+  try {
+    const outcome = await db.transaction().execute(async (trx) => {
+      const response = await handler(trx);
+      if (response.status >= 200 && response.status < 300) await record(trx, caller.keyId, key, requestHash, response);
+      return { ...response, replayed: false };
+    });
+    // A refusal may only mean that a racing twin won (e.g. it took the UETR first).
+    return outcome.status < 300 ? outcome : ((await replay(db, caller.keyId, key, requestHash)) ?? outcome);
+  } catch (error) {
+    const winner = await replay(db, caller.keyId, key, requestHash);
+    if (winner) return winner;
+    throw error;
+  }
+}
+
+async function record(db: Db, caller: string, key: string, requestHash: string, response: StoredResponse): Promise<void> {
+  await db
+    .insertInto("idempotency_keys")
+    .values({
+      caller,
+      key,
+      request_hash: requestHash,
+      status_code: response.status,
+      response_body: JSON.stringify(response.body),
+      created_at: Date.now(),
+    })
+    .execute();
+}
+
+async function replay(db: Kysely<Database>, caller: string, key: string, requestHash: string) {
+  const row = await db
+    .selectFrom("idempotency_keys")
+    .selectAll()
+    .where("caller", "=", caller)
+    .where("key", "=", key)
+    .executeTakeFirst();
+  if (!row) return undefined;
+  if (row.request_hash !== requestHash) {
+    throw new ApiError(409, "idempotency_conflict", "this Idempotency-Key was used with a different request", { key });
+  }
+  return { status: row.status_code, body: JSON.parse(row.response_body) as unknown, replayed: true };
+}

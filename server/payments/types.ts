@@ -1,0 +1,128 @@
+import type { Db } from "../db/database";
+import type { PaymentStatus } from "../db/schema";
+import type { Result } from "../shared/result";
+
+/** Who is asking: a bank sees and acts on its own payments only; treasury and admin see all. */
+export interface Caller {
+  keyId: string;
+  role: "bank" | "treasury" | "admin";
+  bic: string | null;
+}
+
+export interface Money {
+  value: bigint;
+  currency: string;
+}
+
+export interface NewPayment {
+  uetr?: string;
+  endToEndId: string;
+  debtorAgent: string;
+  creditorAgent: string;
+  amount: Money;
+  debtor?: { name?: string; account?: string };
+  creditor?: { name?: string; account?: string };
+  remittanceInformation?: string;
+  /** Seconds until the lock expires and is refunded; defaults to the relay's setting. */
+  expiresInSeconds?: number;
+}
+
+export interface StatusChange {
+  status: PaymentStatus;
+  at: number;
+  reason: string | null;
+  txHash: string | null;
+  blockNumber: number | null;
+}
+
+export interface Payment {
+  uetr: string;
+  endToEndId: string;
+  debtorAgent: string;
+  creditorAgent: string;
+  amount: Money;
+  debtor: { name: string | null; account: string | null };
+  creditor: { name: string | null; account: string | null };
+  remittanceInformation: string | null;
+  status: PaymentStatus;
+  statusReason: string | null;
+  expiresAt: number;
+  createdAt: number;
+  updatedAt: number;
+  history?: StatusChange[];
+}
+
+export type PaymentErrorCode =
+  | "unknown_participant"
+  | "participant_suspended"
+  | "currency_not_supported"
+  | "invalid_amount"
+  | "limit_exceeded"
+  | "sanctioned_party"
+  | "duplicate_uetr"
+  | "same_agent"
+  | "forbidden_agent"
+  | "payment_not_found"
+  | "payment_not_cancellable"
+  | "payment_not_confirmable"
+  | "insufficient_funds"
+  | "invalid_uetr"
+  | "invalid_expiry"
+  | "invalid_cursor";
+
+export interface PaymentFilter {
+  status?: PaymentStatus;
+  debtorAgent?: string;
+  creditorAgent?: string;
+  currency?: string;
+  endToEndId?: string;
+  limit: number;
+  cursor?: string;
+}
+
+export interface PaymentPage {
+  payments: Payment[];
+  nextCursor: string | null;
+}
+
+/** What the chain side reports about a payment; each is applied once, in the caller's transaction. */
+export interface ChainObservation {
+  uetr: string;
+  txHash: string;
+  blockNumber: number;
+}
+
+/** A broadcast lock transaction: it has a hash but no block yet. */
+export interface Submission {
+  uetr: string;
+  txHash: string;
+}
+
+/**
+ * Chain hooks take the caller's database (a transaction, so that the hook commits with the
+ * caller's own bookkeeping; a plain handle gets a transaction of its own) and return whether the
+ * payment changed: applying the same observation twice returns false the second time, and an
+ * unknown UETR (a payment made directly on the contracts) is ignored.
+ */
+export interface PaymentService {
+  create(caller: Caller, input: NewPayment, db?: Db): Promise<Result<Payment, PaymentErrorCode>>;
+  get(caller: Caller, uetr: string): Promise<Result<Payment, PaymentErrorCode>>;
+  /** Fails only with invalid_cursor. */
+  list(caller: Caller, filter: PaymentFilter): Promise<Result<PaymentPage, PaymentErrorCode>>;
+  cancel(caller: Caller, uetr: string): Promise<Result<Payment, PaymentErrorCode>>;
+  confirm(caller: Caller, uetr: string): Promise<Result<Payment, PaymentErrorCode>>;
+
+  /** The lock transaction was broadcast. */
+  markSubmitted(db: Db, submission: Submission): Promise<boolean>;
+  /** The lock could not be made (reverted or refused on chain). */
+  markRejected(db: Db, uetr: string, reason: string): Promise<boolean>;
+  /** Indexer: Locked, Released and Refunded events (confirmed), and their rollback after a reorg. */
+  onLocked(db: Db, observation: ChainObservation): Promise<boolean>;
+  onReleased(db: Db, observation: ChainObservation): Promise<boolean>;
+  onRefunded(db: Db, observation: ChainObservation): Promise<boolean>;
+  unapplyLocked(db: Db, observation: ChainObservation): Promise<boolean>;
+  unapplyReleased(db: Db, observation: ChainObservation): Promise<boolean>;
+  unapplyRefunded(db: Db, observation: ChainObservation): Promise<boolean>;
+  /** Enqueues refunds of locked payments past expiry; returns how many. */
+  refundExpired(now?: number): Promise<number>;
+}

@@ -1,0 +1,228 @@
+import { randomUUID } from "node:crypto";
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { JsonRpcProvider, Wallet } from "ethers";
+import pino, { type Logger } from "pino";
+import { Gauge, Registry, collectDefaultMetrics } from "prom-client";
+import { sql } from "kysely";
+import type { DeploymentRecord } from "../scripts/lib/deploy";
+import { createAuthService, type AuthService } from "./auth/service";
+import { connectCorridor } from "./chain/contracts";
+import { createChainIndexer, type ChainIndexer } from "./chain/indexer";
+import { createChainSubmitter, type ChainSubmitter } from "./chain/submitter";
+import type { RelayConfig } from "./config/env";
+import { openDatabase, type DatabaseHandle } from "./db/database";
+import { createApp } from "./http/app";
+import { webhookRoutes } from "./http/routes/webhooks";
+import { createLedgerService, type LedgerService } from "./ledger/service";
+import { createParticipantService, type ParticipantService } from "./participants/service";
+import { createPaymentService } from "./payments/service";
+import type { PaymentService } from "./payments/types";
+import { createRiskService, currencyLimits } from "./risk/service";
+import { createSanctionsList, loadSanctionsList } from "./risk/sanctions";
+import { createWebhookService, type WebhookService } from "./webhooks/service";
+
+/** Everything one relay process runs: API, chain submitter and indexer, webhook worker, expiry sweep. */
+export interface Relay {
+  readonly url: string;
+  readonly database: DatabaseHandle;
+  readonly auth: AuthService;
+  readonly ledger: LedgerService;
+  readonly participants: ParticipantService;
+  readonly payments: PaymentService;
+  readonly webhooks: WebhookService;
+  readonly submitter: ChainSubmitter;
+  readonly indexer: ChainIndexer;
+  stop(): Promise<void>;
+}
+
+export interface RelayOptions {
+  deployment: DeploymentRecord;
+  logger?: Logger;
+  /** Poll intervals in ms; tests shorten them. */
+  intervals?: { submitter?: number; indexer?: number; webhooks?: number; expiry?: number };
+  rateLimitPerMinute?: number;
+  /** The relay's clock (expiries, retries, leases); tests that move chain time move it too. */
+  now?: () => number;
+}
+
+export async function startRelay(config: RelayConfig, options: RelayOptions): Promise<Relay> {
+  const logger = options.logger ?? pino({ level: config.LOG_LEVEL });
+  if (!config.OPERATOR_PRIVATE_KEY) throw new Error("OPERATOR_PRIVATE_KEY is required: the relay signs locks, releases and refunds with it");
+  const { deployment } = options;
+  const intervals = { submitter: 250, indexer: 500, webhooks: 500, expiry: 5_000, ...options.intervals };
+  const workerId = `relay-${process.pid}-${randomUUID().slice(0, 8)}`;
+
+  const database = await openDatabase(config.DATABASE_URL);
+  const { db, dialect } = database;
+  // batchStallTime 0: calls made together still share one JSON-RPC batch, but a lone call is not
+  // held back 10 ms (ethers' default) waiting for company; the chain workers make many in a row.
+  const provider = new JsonRpcProvider(config.RPC_URL, Number(deployment.chainId), {
+    staticNetwork: true,
+    polling: true,
+    pollingInterval: 500,
+    batchStallTime: 0,
+    // No response cache: a receipt read just before a reorg must not be reused after it.
+    cacheTimeout: -1,
+  });
+  const signer = new Wallet(config.OPERATOR_PRIVATE_KEY, provider);
+  const contracts = connectCorridor(deployment, provider);
+  const currencies = Object.keys(deployment.contracts.tokens);
+
+  const ledger = createLedgerService({ dialect, now: options.now });
+  const sanctions = config.SANCTIONS_FILE ? loadSanctionsList(config.SANCTIONS_FILE) : createSanctionsList([]);
+  const risk = createRiskService({
+    db,
+    dialect,
+    now: options.now,
+    sanctions,
+    limits: currencyLimits({ singlePayment: config.RISK_SINGLE_PAYMENT_CAP, dailyVolume: config.RISK_DAILY_VOLUME_CAP }),
+  });
+  const payments = createPaymentService({
+    db,
+    dialect,
+    ledger,
+    risk,
+    chain: { tokenAddress: (currency) => deployment.contracts.tokens[currency] },
+    config: { defaultExpirySeconds: 3600, maxExpirySeconds: 30 * 24 * 3600, autoRelease: config.AUTO_RELEASE },
+    now: options.now,
+  });
+  const participants = createParticipantService({ db, ledger, currencies });
+  const auth = createAuthService({ db });
+  const chainLogger = logger.child({ component: "chain" });
+  const webhooks = createWebhookService({
+    db,
+    dialect,
+    maxAttempts: config.WEBHOOK_MAX_ATTEMPTS,
+    timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+    workerId,
+    now: options.now,
+    logger: logger.child({ component: "webhooks" }),
+  });
+  const submitter = createChainSubmitter({
+    db,
+    dialect,
+    provider,
+    signer,
+    escrowAddress: deployment.contracts.SettlementEscrow,
+    payments,
+    workerId,
+    leaseMs: 30_000,
+    batchSize: 100,
+    now: options.now,
+    logger: chainLogger,
+    // The raw call: ethers' broadcastTransaction would decode each transaction and recover its
+    // sender (elliptic-curve math, ~3 ms of CPU) and ask for the block number, for nothing.
+    sendRawTransaction: (raw) => provider.send("eth_sendRawTransaction", [raw]),
+  });
+  const indexer = createChainIndexer({
+    db,
+    dialect,
+    provider,
+    escrowAddress: deployment.contracts.SettlementEscrow,
+    fromBlock: deployment.deployBlock,
+    confirmations: config.CONFIRMATIONS,
+    payments,
+    batchBlocks: 500,
+    logger: chainLogger,
+  });
+
+  const metrics = createMetrics(database, indexer);
+  const app = createApp({
+    db,
+    auth,
+    payments,
+    participants,
+    ledger,
+    chainBalance: async (address, currency) => {
+      const token = contracts.tokens[currency];
+      return token ? token.balanceOf(address) : null;
+    },
+    readiness: [
+      { name: "database", check: async () => void (await sql`select 1`.execute(db)) },
+      { name: "rpc", check: async () => void (await provider.getBlockNumber()) },
+    ],
+    metrics,
+    extraRoutes: [{ path: "/webhooks", router: webhookRoutes({ db, webhooks }) }],
+    rateLimitPerMinute: options.rateLimitPerMinute,
+    logError: (error) => logger.error({ err: error }, "request failed"),
+  });
+
+  const server: Server = await new Promise((resolve) => {
+    const listening = app.listen(config.PORT, config.HOST, () => resolve(listening));
+  });
+  const address = server.address() as AddressInfo;
+  const url = `http://${config.HOST}:${address.port}`;
+
+  submitter.start(intervals.submitter);
+  indexer.start(intervals.indexer);
+  webhooks.start(intervals.webhooks);
+  const expirySweep = setInterval(() => {
+    payments.refundExpired(options.now?.()).catch((error) => logger.warn({ err: error }, "expiry sweep failed"));
+  }, intervals.expiry);
+  logger.info({ url, workerId, dialect }, "relay started");
+
+  return {
+    url,
+    database,
+    auth,
+    ledger,
+    participants,
+    payments,
+    webhooks,
+    submitter,
+    indexer,
+    async stop() {
+      clearInterval(expirySweep);
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections(); // keep-alive clients would otherwise hold close() open
+      await closed;
+      await Promise.all([submitter.stop(), indexer.stop(), webhooks.stop()]);
+      provider.destroy();
+      await database.close();
+      logger.info("relay stopped");
+    },
+  };
+}
+
+function createMetrics(database: DatabaseHandle, indexer: ChainIndexer): Registry {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: "corridor_" });
+  const { db } = database;
+  new Gauge({
+    name: "corridor_payments",
+    help: "Payments by status",
+    labelNames: ["status"],
+    registers: [registry],
+    async collect() {
+      const rows = await db.selectFrom("payments").select(["status", db.fn.countAll<number>().as("count")]).groupBy("status").execute();
+      this.reset();
+      for (const row of rows) this.set({ status: row.status }, Number(row.count));
+    },
+  });
+  new Gauge({
+    name: "corridor_outbox_depth",
+    help: "Chain intents not yet done, by status",
+    labelNames: ["status"],
+    registers: [registry],
+    async collect() {
+      const rows = await db
+        .selectFrom("chain_intents")
+        .select(["status", db.fn.countAll<number>().as("count")])
+        .where("status", "in", ["pending", "sent"])
+        .groupBy("status")
+        .execute();
+      this.reset();
+      for (const row of rows) this.set({ status: row.status }, Number(row.count));
+    },
+  });
+  new Gauge({
+    name: "corridor_indexer_lag_blocks",
+    help: "Blocks between the chain head and the last indexed block",
+    registers: [registry],
+    async collect() {
+      this.set((await indexer.head().catch(() => ({ lag: -1 }))).lag);
+    },
+  });
+  return registry;
+}

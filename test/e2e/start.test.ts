@@ -1,0 +1,94 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { createServer } from "node:net";
+import path from "node:path";
+import { expect } from "chai";
+import { JsonRpcProvider } from "ethers";
+import { ParticipantRegistry__factory, DepositToken__factory } from "../../typechain-types";
+import { DEMO_BANKS, DEMO_CURRENCIES } from "../../scripts/lib/demo";
+
+const ROOT = path.resolve(__dirname, "../..");
+const READY = /Corridor local network ready at (\S+)\./;
+const RELAY = /Relay API\s+(\S+)\/v1/;
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
+    });
+  });
+}
+
+function waitForOutput(child: ChildProcess, pattern: RegExp, timeoutMs: number): Promise<RegExpMatchArray> {
+  return new Promise((resolve, reject) => {
+    let output = "";
+    const timer = setTimeout(() => reject(new Error(`no ${pattern} within ${timeoutMs} ms; output:\n${output}`)), timeoutMs);
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = output.match(pattern);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match);
+      }
+    };
+    child.stdout?.on("data", onData);
+    child.stderr?.on("data", onData);
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`exited with ${code} before ${pattern}; output:\n${output}`));
+    });
+  });
+}
+
+describe("npm start (local network)", function () {
+  this.timeout(180_000);
+  let child: ChildProcess | undefined;
+
+  afterEach(() => {
+    if (child && child.exitCode === null) child.kill("SIGKILL");
+  });
+
+  it("serves JSON-RPC with deployed contracts and funded demo banks, and stops on SIGINT", async () => {
+    const port = await freePort();
+    const databaseDir = mkdtempSync(path.join(tmpdir(), "corridor-start-"));
+    child = spawn(path.join(ROOT, "node_modules/.bin/hardhat"), ["start", "--port", String(port)], {
+      cwd: ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, PORT: "0", DATABASE_URL: path.join(databaseDir, "corridor.db") },
+    });
+    let output = "";
+    child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    const [, url] = await waitForOutput(child, READY, 150_000);
+    const relayUrl = output.match(RELAY)?.[1];
+    expect(relayUrl, "the relay's URL is printed").to.be.a("string");
+    const ready = await fetch(`${relayUrl}/readyz`);
+    expect(ready.status).to.equal(200);
+    expect(output).to.match(/bank THMSGB2LXXX\s+crd_\S+/);
+    expect(url).to.equal(`http://127.0.0.1:${port}`);
+
+    const provider = new JsonRpcProvider(url, undefined, { staticNetwork: true });
+    const record = require(path.join(ROOT, "deployments/31337.json")) as {
+      contracts: { ParticipantRegistry: string; tokens: Record<string, string> };
+    };
+    const registry = ParticipantRegistry__factory.connect(record.contracts.ParticipantRegistry, provider);
+    expect(Object.keys(record.contracts.tokens)).to.deep.equal([...DEMO_CURRENCIES]);
+    for (const bank of DEMO_BANKS) {
+      const account = await registry.accountOf(bank.bic);
+      const participant = await registry.participant(account);
+      expect(participant.status).to.equal(1n, `${bank.bic} is active`);
+      const jpy = DepositToken__factory.connect(record.contracts.tokens.JPY, provider);
+      expect(await jpy.balanceOf(account)).to.equal(10_000_000n);
+      const gbp = DepositToken__factory.connect(record.contracts.tokens.GBP, provider);
+      expect(await gbp.balanceOf(account)).to.equal(1_000_000_000n);
+    }
+    provider.destroy();
+
+    const exited = new Promise<void>((resolve) => child!.once("exit", () => resolve()));
+    child.kill("SIGINT");
+    await exited;
+  });
+});
