@@ -5,14 +5,13 @@ import hre, { network } from "hardhat";
 import { TASK_NODE_CREATE_SERVER } from "hardhat/builtin-tasks/task-names";
 import type { JsonRpcServer } from "hardhat/types";
 import pino from "pino";
-import { apiClient, deploymentOf, OPERATOR_KEY, startRelayWorld, startRpcServer, type Api, type RelayWorld } from "./relay-harness";
+import { account, apiClient, deploymentOf, eventCounts, OPERATOR_KEY, startRelayWorld, startRpcServer, type Api, type RelayWorld } from "./relay-harness";
 import { eventually } from "../support/eventually";
 import { sqliteTestUrl } from "../server/databases";
-import { TEST_BANKS, type CorridorFixture } from "../contracts/fixtures";
+import { TEST_BANKS } from "../contracts/fixtures";
 import { provisionDemoRelay } from "../../scripts/lib/demo-relay";
 import { loadConfig } from "../../server/config/env";
 import { startRelay, type Relay } from "../../server/relay";
-import { bytes16ToUetr } from "../../server/chain/indexer";
 import { uetrToBytes16 } from "../../server/chain/typed-data";
 
 /**
@@ -307,30 +306,6 @@ async function reaches(api: Api, key: string, uetr: string, status: string, time
     timeoutMs,
     `${uetr} ${status}`,
   );
-}
-
-interface AccountJson {
-  currency: string;
-  posted: string;
-  pendingDebits: string;
-  available: string;
-  onChain: string | null;
-}
-
-async function account(api: Api, key: string, currency: string): Promise<AccountJson> {
-  const accounts = (await api("GET", "/v1/accounts", { key })).body.accounts as AccountJson[];
-  return accounts.find((a) => a.currency === currency)!;
-}
-
-/** How many times each UETR appears in the escrow's events of one kind on the canonical chain. */
-async function eventCounts(f: CorridorFixture, name: "Locked" | "Released"): Promise<Record<string, number>> {
-  const events = await f.escrow.queryFilter(name === "Locked" ? f.escrow.filters.Locked() : f.escrow.filters.Released());
-  const counts: Record<string, number> = {};
-  for (const event of events) {
-    const uetr = bytes16ToUetr(event.args.uetr);
-    counts[uetr] = (counts[uetr] ?? 0) + 1;
-  }
-  return counts;
 }
 
 /** Mines blocks one at a time (hardhat_mine's reserved blocks do not always link up after a revert). */

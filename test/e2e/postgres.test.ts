@@ -1,18 +1,13 @@
 import { randomUUID } from "node:crypto";
 import { expect } from "chai";
-import pg from "pg";
 import pino from "pino";
-import { sql, type Kysely } from "kysely";
-import { apiClient, deploymentOf, OPERATOR_KEY, startRelayWorld, type Api, type RelayWorld } from "./relay-harness";
+import { sql } from "kysely";
+import { account, apiClient, deploymentOf, eventCounts, OPERATOR_KEY, startRelayWorld, type AccountJson, type Api, type RelayWorld } from "./relay-harness";
 import { eventually } from "../support/eventually";
 import { postgresAvailable, TEST_POSTGRES_URL } from "../server/databases";
 import { loadConfig } from "../../server/config/env";
 import { startRelay, type Relay } from "../../server/relay";
-import { SCHEMA_CHANGE_LOCK } from "../../server/db/migrate";
-import type { Database } from "../../server/db/schema";
-import { bytes16ToUetr } from "../../server/chain/indexer";
 import { uetrToBytes16 } from "../../server/chain/typed-data";
-import type { CorridorFixture } from "../contracts/fixtures";
 
 /**
  * The relay on PostgreSQL, end to end over HTTP: one payment through its whole life, then two relay
@@ -30,16 +25,11 @@ describe("relay end to end on PostgreSQL", function () {
 
   describe("one relay", () => {
     let world: RelayWorld;
-    let schema: string | undefined;
 
     before(async () => {
       world = await startRelayWorld({ dialect: "postgres" });
-      schema = await currentSchema(world.relay.database.db);
     });
-    after(async () => {
-      await world?.stop();
-      if (schema) await dropSchema(schema);
-    });
+    after(async () => world?.stop());
 
     it("settles a payment through the API: chain, ledger and history agree", async () => {
       expect(world.relay.database.dialect).to.equal("postgres");
@@ -100,18 +90,14 @@ describe("relay end to end on PostgreSQL", function () {
     const PAYMENTS = 60;
     let world: RelayWorld;
     let peer: Relay | undefined;
-    let schema: string | undefined;
 
     before(async () => {
       world = await startRelayWorld({ dialect: "postgres", env: { AUTO_RELEASE: "true" } });
-      schema = await currentSchema(world.relay.database.db);
       // A second relay process: its own pool, HTTP server, submitter, indexer and webhook worker,
       // on the same schema, chain and operator key.
-      const url = new URL(TEST_POSTGRES_URL);
-      url.searchParams.set("options", `-c search_path=${schema}`);
       const config = loadConfig({
         PORT: "0",
-        DATABASE_URL: url.toString(),
+        DATABASE_URL: world.databaseUrl,
         RPC_URL: world.rpcUrl,
         CONFIRMATIONS: "1",
         OPERATOR_PRIVATE_KEY: OPERATOR_KEY,
@@ -135,7 +121,6 @@ describe("relay end to end on PostgreSQL", function () {
     after(async () => {
       await peer?.stop();
       await world?.stop();
-      if (schema) await dropSchema(schema);
     });
 
     it(`share the outbox: ${PAYMENTS} payments through both APIs settle once each, no nonce or intent used twice`, async () => {
@@ -246,15 +231,6 @@ describe("relay end to end on PostgreSQL", function () {
   });
 });
 
-interface AccountJson {
-  currency: string;
-  posted: string;
-  pendingDebits: string;
-  pendingCredits: string;
-  available: string;
-  onChain: string | null;
-}
-
 function paymentBody(debtorBic: string, creditorBic: string, value: string, currency: string) {
   return {
     endToEndId: `E2E-${randomUUID().slice(0, 8)}`,
@@ -280,34 +256,3 @@ async function reaches(api: Api, key: string, uetr: string, status: string): Pro
   );
 }
 
-async function account(api: Api, key: string, currency: string): Promise<AccountJson> {
-  const accounts = (await api("GET", "/v1/accounts", { key })).body.accounts as AccountJson[];
-  return accounts.find((a) => a.currency === currency)!;
-}
-
-/** How many times each UETR appears in the escrow's events of one kind (the whole chain). */
-async function eventCounts(f: CorridorFixture, name: "Locked" | "Released"): Promise<Record<string, number>> {
-  const events = await f.escrow.queryFilter(name === "Locked" ? f.escrow.filters.Locked() : f.escrow.filters.Released());
-  const counts: Record<string, number> = {};
-  for (const event of events) {
-    const uetr = bytes16ToUetr(event.args.uetr);
-    counts[uetr] = (counts[uetr] ?? 0) + 1;
-  }
-  return counts;
-}
-
-async function currentSchema(db: Kysely<Database>): Promise<string> {
-  const { rows } = await sql<{ schema: string }>`select current_schema() as schema`.execute(db);
-  return rows[0].schema;
-}
-
-async function dropSchema(schema: string): Promise<void> {
-  const client = new pg.Client({ connectionString: TEST_POSTGRES_URL });
-  await client.connect();
-  try {
-    await client.query("select pg_advisory_lock($1)", [SCHEMA_CHANGE_LOCK]);
-    await client.query(`DROP SCHEMA ${schema} CASCADE`);
-  } finally {
-    await client.end();
-  }
-}

@@ -5,13 +5,14 @@ import { TASK_NODE_CREATE_SERVER } from "hardhat/builtin-tasks/task-names";
 import type { JsonRpcServer } from "hardhat/types";
 import { MaxUint256 } from "ethers";
 import pino from "pino";
+import { bytes16ToUetr } from "../../server/chain/indexer";
 import { deployCorridorFixture, TEST_BANKS, type CorridorFixture } from "../contracts/fixtures";
 import { provisionDemoRelay, type DemoKeys } from "../../scripts/lib/demo-relay";
 import { HARDHAT_ACCOUNT_0_KEY } from "../../scripts/lib/demo";
 import type { DeploymentRecord } from "../../scripts/lib/deploy";
 import { loadConfig } from "../../server/config/env";
 import { startRelay, type Relay } from "../../server/relay";
-import { sqliteTestUrl, postgresTestUrl } from "../server/databases";
+import { dropTestDatabase, postgresTestUrl, sqliteTestUrl } from "../server/databases";
 import type { Dialect } from "../../server/db/database";
 
 /** The fixture's admin (Hardhat account #0) is attester and operator, so the relay signs with its key. */
@@ -53,6 +54,8 @@ export interface RelayWorld {
   relay: Relay;
   keys: DemoKeys;
   rpcUrl: string;
+  /** The relay's database; a PostgreSQL schema is dropped by stop(). */
+  databaseUrl: string;
   api: Api;
   bic: (index: number) => string;
   /** The relay's clock (it follows the chain's); another relay on the same database must share it. */
@@ -127,6 +130,7 @@ export async function startRelayWorld(
     relay,
     keys,
     rpcUrl: rpc.url,
+    databaseUrl,
     api: apiClient(relay.url),
     bic: (index) => TEST_BANKS[index].bic,
     now,
@@ -134,6 +138,7 @@ export async function startRelayWorld(
       await relay.stop();
       await rpc.server?.close();
       await network.provider.send("evm_setIntervalMining", [0]);
+      await dropTestDatabase(databaseUrl);
     },
   };
 }
@@ -160,4 +165,31 @@ export async function startWebhookReceiver(): Promise<{ url: string; received: {
         server.closeAllConnections();
       }),
   };
+}
+
+/** A row of GET /v1/accounts. */
+export interface AccountJson {
+  currency: string;
+  posted: string;
+  pendingDebits: string;
+  pendingCredits: string;
+  available: string;
+  onChain: string | null;
+}
+
+/** A bank's account in one currency, as the API reports it. */
+export async function account(api: Api, key: string, currency: string): Promise<AccountJson> {
+  const accounts = (await api("GET", "/v1/accounts", { key })).body.accounts as AccountJson[];
+  return accounts.find((a) => a.currency === currency)!;
+}
+
+/** How many times each UETR appears in the escrow's events of one kind on the canonical chain. */
+export async function eventCounts(f: CorridorFixture, name: "Locked" | "Released"): Promise<Record<string, number>> {
+  const events = await f.escrow.queryFilter(name === "Locked" ? f.escrow.filters.Locked() : f.escrow.filters.Released());
+  const counts: Record<string, number> = {};
+  for (const event of events) {
+    const uetr = bytes16ToUetr(event.args.uetr);
+    counts[uetr] = (counts[uetr] ?? 0) + 1;
+  }
+  return counts;
 }

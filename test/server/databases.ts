@@ -48,21 +48,31 @@ export async function openTestDatabase(dialect: Dialect): Promise<DatabaseHandle
   if (dialect === "sqlite") return openDatabase(sqliteTestUrl());
   const url = await postgresTestUrl();
   const handle = await openDatabase(url);
-  const schema = new URL(url).searchParams.get("options")!.replace("-c search_path=", "");
   return {
     ...handle,
     async close() {
       await handle.close();
-      const client = new pg.Client({ connectionString: TEST_POSTGRES_URL });
-      await client.connect();
-      try {
-        await client.query("select pg_advisory_lock($1)", [SCHEMA_CHANGE_LOCK]);
-        await client.query(`DROP SCHEMA ${schema} CASCADE`);
-      } finally {
-        await client.end();
-      }
+      await dropTestDatabase(url);
     },
   };
+}
+
+/**
+ * Drops the schema of a URL made by postgresTestUrl, once its connections are closed. SQLite test
+ * files live in the system's temporary folder and are left to it.
+ */
+export async function dropTestDatabase(url: string): Promise<void> {
+  if (!/^postgres(ql)?:\/\//.test(url)) return;
+  const schema = new URL(url).searchParams.get("options")!.replace("-c search_path=", "");
+  const client = new pg.Client({ connectionString: TEST_POSTGRES_URL });
+  await client.connect();
+  try {
+    // Migrations take this lock too: a schema is never dropped under one being migrated.
+    await client.query("select pg_advisory_lock($1)", [SCHEMA_CHANGE_LOCK]);
+    await client.query(`DROP SCHEMA ${schema} CASCADE`);
+  } finally {
+    await client.end();
+  }
 }
 
 /**
