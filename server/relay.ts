@@ -130,6 +130,7 @@ export async function startRelay(config: RelayConfig, options: RelayOptions): Pr
   const metrics = createMetrics(database, indexer);
   const app = createApp({
     db,
+    transact: database.transact,
     auth,
     payments,
     participants,
@@ -214,6 +215,22 @@ function createMetrics(database: DatabaseHandle, indexer: ChainIndexer): Registr
         .execute();
       this.reset();
       for (const row of rows) this.set({ status: row.status }, Number(row.count));
+    },
+  });
+  new Gauge({
+    name: "corridor_webhook_deliveries",
+    help: "Webhook events not delivered, by status (pending, or dead after the last attempt)",
+    labelNames: ["status"],
+    registers: [registry],
+    async collect() {
+      const rows = await db
+        .selectFrom("webhook_deliveries")
+        .select(["status", db.fn.countAll<number>().as("count")])
+        .where("status", "in", ["pending", "dead"])
+        .groupBy("status")
+        .execute();
+      this.reset();
+      for (const status of ["pending", "dead"]) this.set({ status }, Number(rows.find((r) => r.status === status)?.count ?? 0));
     },
   });
   new Gauge({

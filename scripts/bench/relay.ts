@@ -4,8 +4,9 @@
  *
  * - the in-process Hardhat network behind a JSON-RPC server (this process), with the Corridor
  *   contracts and four funded banks that let the relay's operator lock for them;
- * - the relay as its own process (`node bin/corridor.js serve`, configured by environment) on a
- *   fresh SQLite file or a fresh PostgreSQL schema, its RSS read from /proc/<pid>/status;
+ * - the relay as its own process (`node bin/corridor.js serve`, configured by environment, built
+ *   to JavaScript first as in production) on a fresh SQLite file or a fresh PostgreSQL schema,
+ *   its RSS read from /proc/<pid>/status;
  * - a closed-loop load generator as its own process (scripts/bench/relay-load.ts): keep-alive
  *   HTTP, `concurrency` requests in flight, each a distinct payment with its own Idempotency-Key;
  * - the ceiling, measured in the same run with the same generator: a bare express 5 app with
@@ -22,27 +23,26 @@
  * BENCH_RELAY_CONCURRENCY (50), BENCH_RELAY_E2E (1000), BENCH_RELAY_DIALECTS (sqlite,postgres),
  * BENCH_RELAY_SKIP (comma list of: bare, intake, e2e), BENCH_RELAY_NODE_ARGS (node flags for the relay).
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { mkdir, writeFile } from "node:fs/promises";
-import { cpus, tmpdir } from "node:os";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import hre from "hardhat";
-import pg from "pg";
 import { deployCorridorFixture, TEST_BANKS, type CorridorFixture } from "../../test/contracts/fixtures";
 import { allowOperator, deploymentOf, OPERATOR_KEY, startRpcServer } from "../../test/e2e/relay-harness";
-import { postgresAvailable, postgresTestUrl, sqliteTestUrl, TEST_POSTGRES_URL } from "../../test/server/databases";
+import { dropTestDatabase, postgresAvailable, postgresTestUrl, sqliteTestUrl, TEST_POSTGRES_URL } from "../../test/server/databases";
 import { provisionDemoRelay, type DemoKeys } from "../lib/demo-relay";
 import { openDatabase, type DatabaseHandle, type Dialect } from "../../server/db/database";
-import { SCHEMA_CHANGE_LOCK } from "../../server/db/migrate";
 import { createLedgerService } from "../../server/ledger/service";
 import { createParticipantService } from "../../server/participants/service";
 import { createAuthService } from "../../server/auth/service";
 import type { Relay } from "../../server/relay";
 import { RELAY_VARIABLES } from "../../server/config/env";
 import { summarize, type LatencySummary, type LoadConfig, type LoadResult } from "./relay-load";
+import { ROOT, sleep, start, startScript, stop, waitForOutput, type Child } from "./lib/processes";
+import { cpuBetween, readCpu, round, sampleRss, type CpuUse } from "./lib/usage";
+import { report, type EndToEndResult, type IntakeResult, type RelayIntakeResult } from "./relay-report";
 
-const ROOT = path.resolve(__dirname, "../..");
 const SECONDS = envNumber("BENCH_RELAY_SECONDS", 20);
 const WARMUP_SECONDS = envNumber("BENCH_RELAY_WARMUP_SECONDS", 3);
 const CONCURRENCY = envNumber("BENCH_RELAY_CONCURRENCY", 50);
@@ -54,89 +54,17 @@ const SKIP = new Set((process.env.BENCH_RELAY_SKIP ?? "").split(",").filter(Bool
 /** The whole run is abandoned (children killed) after this long. */
 const WATCHDOG_MS = 25 * 60_000;
 const E2E_TIMEOUT_MS = 180_000;
-const RSS_SAMPLE_MS = 100;
 /** 1.00 in GBP, 1 in JPY, 0.100 in BHD: far below every balance and cap of the fixture. */
 const AMOUNT = "100";
 const CURRENCIES = ["GBP", "JPY", "BHD"];
 /** Long expiries: each automined block moves chain time on by at least a second. */
 const EXPIRES_IN_SECONDS = 7 * 24 * 3600;
 
-const TARGETS = {
-  intakeSqlitePerSecond: 1_000,
-  intakeSqliteVsBare: 0.25,
-  endToEndPerSecond: 200,
-  peakRssMb: 300,
-};
-
 function envNumber(name: string, fallback: number): number {
   const value = Number(process.env[name] ?? fallback);
   if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number`);
   return value;
 }
-
-// ---------------------------------------------------------------------------------------------
-// Child processes
-// ---------------------------------------------------------------------------------------------
-
-const children = new Set<ChildProcess>();
-process.on("exit", () => {
-  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-});
-
-interface Child {
-  process: ChildProcess;
-  /** Everything it printed, capped to the last 200 kB. */
-  output(): string;
-  exited: Promise<number | null>;
-}
-
-function start(args: string[], env: NodeJS.ProcessEnv): Child {
-  const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
-  children.add(child);
-  let output = "";
-  const collect = (chunk: Buffer) => {
-    output += chunk.toString();
-    if (output.length > 400_000) output = output.slice(-200_000);
-  };
-  child.stdout!.on("data", collect);
-  child.stderr!.on("data", collect);
-  const exited = new Promise<number | null>((resolve) =>
-    child.once("exit", (code) => {
-      children.delete(child);
-      resolve(code);
-    }),
-  );
-  return { process: child, output: () => output, exited };
-}
-
-/** A TypeScript file of this folder in a fresh Node process (transpiled, as bin/corridor.js does). */
-function startScript(file: string, args: string[] = [], env: NodeJS.ProcessEnv = process.env): Child {
-  return start(["-r", require.resolve("ts-node/register/transpile-only"), path.join(__dirname, file), ...args], env);
-}
-
-async function waitForOutput(child: Child, pattern: RegExp, timeoutMs: number, what: string): Promise<RegExpMatchArray> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const match = child.output().match(pattern);
-    if (match) return match;
-    if (child.process.exitCode !== null || child.process.signalCode !== null) {
-      throw new Error(`${what} exited (${child.process.exitCode ?? child.process.signalCode}) before ${pattern}:\n${tail(child.output())}`);
-    }
-    if (Date.now() > deadline) throw new Error(`${what}: no ${pattern} within ${timeoutMs} ms:\n${tail(child.output())}`);
-    await sleep(50);
-  }
-}
-
-async function stop(child: Child, graceMs = 15_000): Promise<void> {
-  if (child.process.exitCode !== null || child.process.signalCode !== null) return;
-  child.process.kill("SIGTERM");
-  const timer = setTimeout(() => child.process.kill("SIGKILL"), graceMs);
-  await child.exited;
-  clearTimeout(timer);
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const tail = (text: string, lines = 30) => text.trim().split("\n").slice(-lines).join("\n");
 
 /** Runs the load generator; CPU use of the named processes is read around its measured window. */
 async function runLoad(config: LoadConfig, watched: Record<string, number>): Promise<{ load: LoadResult; cpu: CpuUse }> {
@@ -153,65 +81,6 @@ async function runLoad(config: LoadConfig, watched: Record<string, number>): Pro
   } finally {
     await stop(generator, 1_000);
   }
-}
-
-// ---------------------------------------------------------------------------------------------
-// CPU: other work on the machine skews every figure, so each window reports who used the cores
-// ---------------------------------------------------------------------------------------------
-
-/** Linux reports CPU time in USER_HZ ticks, 100 a second on every common configuration. */
-const TICKS_PER_SECOND = 100;
-
-interface CpuReading {
-  at: number;
-  processes: Record<string, number>;
-  machineBusy: number;
-}
-
-/** Cores used on average over a window (1 = one core busy all the time). */
-export interface CpuUse {
-  seconds: number;
-  processes: Record<string, number>;
-  /** Every process on the machine (PostgreSQL's server included). */
-  machine: number;
-  /** The machine less the processes named: PostgreSQL, and anything else running meanwhile. */
-  others: number;
-}
-
-function processTicks(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15)
-  } catch {
-    return NaN; // exited, or no procfs
-  }
-}
-
-function machineBusyTicks(): number {
-  try {
-    const values = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1, 9).map(Number);
-    return values.reduce((a, b) => a + b, 0) - values[3] - values[4]; // all but idle and iowait
-  } catch {
-    return NaN;
-  }
-}
-
-function readCpu(pids: Record<string, number>): CpuReading {
-  return {
-    at: Date.now(),
-    processes: Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, processTicks(pid)])),
-    machineBusy: machineBusyTicks(),
-  };
-}
-
-function cpuBetween(before: CpuReading, after: CpuReading): CpuUse {
-  const seconds = (after.at - before.at) / 1000;
-  const cores = (ticks: number) => round(ticks / TICKS_PER_SECOND / seconds, 2);
-  const processes = Object.fromEntries(Object.keys(after.processes).map((name) => [name, cores(after.processes[name] - before.processes[name])]));
-  const machine = cores(after.machineBusy - before.machineBusy);
-  const named = Object.values(processes).reduce((a, b) => a + (Number.isFinite(b) ? b : 0), 0);
-  return { seconds: round(seconds, 1), processes, machine, others: round(Math.max(0, machine - named), 2) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -248,16 +117,7 @@ async function prepareDatabase(dialect: Dialect, fixture: CorridorFixture): Prom
     keys,
     async drop() {
       await handle.close();
-      if (dialect !== "postgres") return;
-      const schema = new URL(url).searchParams.get("options")!.replace("-c search_path=", "");
-      const client = new pg.Client({ connectionString: TEST_POSTGRES_URL });
-      await client.connect();
-      try {
-        await client.query("select pg_advisory_lock($1)", [SCHEMA_CHANGE_LOCK]);
-        await client.query(`DROP SCHEMA ${schema} CASCADE`);
-      } finally {
-        await client.end();
-      }
+      await dropTestDatabase(url);
     },
   };
 }
@@ -297,37 +157,6 @@ function relayErrors(output: string): string[] {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Memory
-// ---------------------------------------------------------------------------------------------
-
-function procStatusKb(pid: number, field: "VmRSS" | "VmHWM"): number | undefined {
-  try {
-    const match = readFileSync(`/proc/${pid}/status`, "utf8").match(new RegExp(`^${field}:\\s+(\\d+) kB`, "m"));
-    return match ? Number(match[1]) : undefined;
-  } catch {
-    return undefined; // exited, or no procfs
-  }
-}
-
-/** Samples VmRSS every RSS_SAMPLE_MS; `stop` also reads the kernel's high-water mark (VmHWM). */
-function sampleRss(pid: number): { stop(): { maxSampledMb: number; highWaterMb: number | null } } {
-  let max = procStatusKb(pid, "VmRSS") ?? 0;
-  const timer = setInterval(() => {
-    max = Math.max(max, procStatusKb(pid, "VmRSS") ?? 0);
-  }, RSS_SAMPLE_MS);
-  return {
-    stop() {
-      clearInterval(timer);
-      max = Math.max(max, procStatusKb(pid, "VmRSS") ?? 0);
-      const hwm = procStatusKb(pid, "VmHWM");
-      return { maxSampledMb: round(max / 1024, 1), highWaterMb: hwm === undefined ? null : round(hwm / 1024, 1) };
-    },
-  };
-}
-
-const round = (value: number, digits = 0) => Number(value.toFixed(digits));
-
-// ---------------------------------------------------------------------------------------------
 // Measurements
 // ---------------------------------------------------------------------------------------------
 
@@ -345,27 +174,7 @@ function loadConfig(url: string, keys: DemoKeys | undefined, label: string, extr
   };
 }
 
-interface IntakeResult {
-  perSecond: number;
-  accepted: number;
-  failures: Record<string, number>;
-  firstFailure?: string;
-  latencyMs: LatencySummary;
-  elapsedMs: number;
-  /** Cores used during the measured window, by process. */
-  cpu?: CpuUse;
-}
 
-interface RelayIntakeResult extends IntakeResult {
-  dialect: Dialect;
-  peakRssMb: number;
-  rssHighWaterMb: number | null;
-  /** Payments stored during the run (warm-up included) and how far the chain submitter got. */
-  stored: Record<string, number>;
-  relayErrorLines: number;
-  /** The relay's CPU time (all its work: API, chain workers, webhooks) per payment accepted. */
-  relayCpuMsPerPayment: number;
-}
 
 const timed = (extra: Partial<LoadConfig> = {}): Partial<LoadConfig> => ({ durationMs: SECONDS * 1000, warmupMs: WARMUP_SECONDS * 1000, ...extra });
 
@@ -429,24 +238,6 @@ async function measureIntake(dialect: Dialect, fixture: CorridorFixture, rpcUrl:
   }
 }
 
-interface EndToEndResult {
-  dialect: Dialect;
-  payments: number;
-  settled: number;
-  /** Payments per second from the first POST to the last SETTLED. */
-  perSecond: number;
-  elapsedMs: number;
-  timeToSettleMs: LatencySummary;
-  timeToLockMs: LatencySummary;
-  postLatencyMs: LatencySummary;
-  final: Record<string, number>;
-  /** Seconds after the first POST at which payments were posted, locked and settled. */
-  timeline: Record<"posted" | "locked" | "settled", { first: number; median: number; last: number } | null>;
-  /** Cores used from before the first POST until the last payment settled. */
-  cpu: CpuUse;
-  relayErrorLines: number;
-  firstFailure?: string;
-}
 
 async function measureEndToEnd(dialect: Dialect, fixture: CorridorFixture, rpcUrl: string): Promise<EndToEndResult> {
   const database = await prepareDatabase(dialect, fixture);
@@ -529,6 +320,9 @@ async function main(): Promise<void> {
   }, WATCHDOG_MS);
   watchdog.unref();
 
+  // The relay runs as in production: the JavaScript the build writes (bin/corridor.js runs it).
+  console.log("Building the relay (tsc -p tsconfig.build.json) ...");
+  execFileSync(process.execPath, [require.resolve("typescript/bin/tsc"), "-p", "tsconfig.build.json"], { cwd: ROOT, stdio: "inherit" });
   console.log("Deploying the contracts and funding the banks on the in-process Hardhat network ...");
   const fixture = await deployCorridorFixture();
   await allowOperator(fixture);
@@ -565,121 +359,12 @@ async function main(): Promise<void> {
         endToEnd.push(await measureEndToEnd(dialect, fixture, rpc.url));
       }
     }
-    await report(bare, intake, endToEnd);
+    await report({ concurrency: CONCURRENCY, seconds: SECONDS, warmupSeconds: WARMUP_SECONDS, endToEndPayments: E2E_PAYMENTS }, bare, intake, endToEnd);
   } finally {
     await rpc.server.close();
     await hre.network.provider.send("evm_setIntervalMining", [0]);
     clearTimeout(watchdog);
   }
-}
-
-async function report(bare: IntakeResult | undefined, intake: RelayIntakeResult[], endToEnd: EndToEndResult[]): Promise<void> {
-  const ratio = (perSecond: number) => (bare ? round(perSecond / bare.perSecond, 3) : null);
-  const failed = (failures: Record<string, number>) => Object.values(failures).reduce((a, b) => a + b, 0);
-  const rows: Record<string, Record<string, number | string | null>> = {};
-  if (bare) {
-    rows["intake: bare express (ceiling)"] = {
-      "per s": bare.perSecond,
-      "p50 ms": bare.latencyMs.p50,
-      "p99 ms": bare.latencyMs.p99,
-      "vs bare": 1,
-      errors: failed(bare.failures),
-      "peak RSS MB": null,
-    };
-  }
-  for (const run of intake) {
-    rows[`intake: relay, ${run.dialect}`] = {
-      "per s": run.perSecond,
-      "p50 ms": run.latencyMs.p50,
-      "p99 ms": run.latencyMs.p99,
-      "vs bare": ratio(run.perSecond),
-      errors: failed(run.failures),
-      "peak RSS MB": run.rssHighWaterMb ?? run.peakRssMb,
-    };
-  }
-  for (const run of endToEnd) {
-    rows[`end to end: ${run.payments} payments, ${run.dialect}`] = {
-      "per s": run.perSecond,
-      "p50 ms": run.timeToSettleMs.p50,
-      "p99 ms": run.timeToSettleMs.p99,
-      "vs bare": null,
-      errors: run.payments - run.settled,
-      "peak RSS MB": null,
-    };
-  }
-  console.log(
-    `\nRelay throughput and latency: concurrency ${CONCURRENCY}, intake over ${SECONDS} s after ${WARMUP_SECONDS} s warm-up;` +
-      ` end to end from POST to SETTLED (p50/p99 = time to settle)`,
-  );
-  console.table(rows);
-  for (const run of [...intake, ...(bare ? [{ ...bare, dialect: "bare" }] : [])]) {
-    if (run.firstFailure) console.log(`first failure (${run.dialect}): ${run.firstFailure}`);
-  }
-  const describeCpu = (cpu: CpuUse | undefined) =>
-    cpu
-      ? `${Object.entries(cpu.processes).map(([name, cores]) => `${name} ${cores}`).join(", ")}, others ${cpu.others}` +
-        ` (machine ${cpu.machine} of ${cpus().length} cores)`
-      : "not measured";
-  if (bare) console.log(`bare: cores used during the window: ${describeCpu(bare.cpu)}`);
-  for (const run of intake) {
-    console.log(
-      `${run.dialect}: relay CPU ${run.relayCpuMsPerPayment} ms per payment accepted; cores used during the window: ${describeCpu(run.cpu)}`,
-    );
-    console.log(`${run.dialect}: payments stored by status at the end of intake: ${JSON.stringify(run.stored)}; relay error log lines: ${run.relayErrorLines}`);
-  }
-  for (const run of endToEnd) {
-    console.log(
-      `${run.dialect} end to end: ${run.settled}/${run.payments} settled in ${run.elapsedMs} ms; time to LOCKED p50 ${run.timeToLockMs.p50} ms,` +
-        ` p99 ${run.timeToLockMs.p99} ms; POST p50 ${run.postLatencyMs.p50} ms; final ${JSON.stringify(run.final)}; relay error log lines: ${run.relayErrorLines}`,
-    );
-    const span = (t: { first: number; median: number; last: number } | null) => (t ? `${t.first}/${t.median}/${t.last} s` : "none");
-    console.log(
-      `${run.dialect} end to end: first/median/last after the first POST: posted ${span(run.timeline.posted)}, locked ${span(run.timeline.locked)},` +
-        ` settled ${span(run.timeline.settled)}; cores used: ${describeCpu(run.cpu)}`,
-    );
-  }
-
-  const sqliteIntake = intake.find((run) => run.dialect === "sqlite");
-  const sqliteE2e = endToEnd.find((run) => run.dialect === "sqlite");
-  const rssValues = intake.map((run) => run.rssHighWaterMb ?? run.peakRssMb);
-  const peakRss = rssValues.length > 0 ? Math.max(...rssValues) : undefined;
-  const targets: Record<string, { value: number | null; target: string; met: boolean }> = {
-    intakeSqlitePerSecond: {
-      value: sqliteIntake?.perSecond ?? null,
-      target: `>= ${TARGETS.intakeSqlitePerSecond}`,
-      met: (sqliteIntake?.perSecond ?? 0) >= TARGETS.intakeSqlitePerSecond,
-    },
-    intakeSqliteVsBare: {
-      value: sqliteIntake ? ratio(sqliteIntake.perSecond) : null,
-      target: `>= ${TARGETS.intakeSqliteVsBare}`,
-      met: sqliteIntake !== undefined && (ratio(sqliteIntake.perSecond) ?? 0) >= TARGETS.intakeSqliteVsBare,
-    },
-    endToEndPerSecond: {
-      value: sqliteE2e?.perSecond ?? null,
-      target: `>= ${TARGETS.endToEndPerSecond}`,
-      met: (sqliteE2e?.perSecond ?? 0) >= TARGETS.endToEndPerSecond,
-    },
-    peakRssMb: { value: peakRss ?? null, target: `< ${TARGETS.peakRssMb}`, met: peakRss !== undefined && peakRss < TARGETS.peakRssMb },
-  };
-  console.log("");
-  for (const [name, target] of Object.entries(targets)) {
-    console.log(`${target.met ? "MET   " : "MISSED"} ${name}: ${target.value ?? "not measured"} (target ${target.target})`);
-  }
-
-  const file = path.join("bench-results", "relay.json");
-  const results = {
-    settings: { concurrency: CONCURRENCY, seconds: SECONDS, warmupSeconds: WARMUP_SECONDS, endToEndPayments: E2E_PAYMENTS, cpus: cpus().length },
-    bare: bare ?? null,
-    intake,
-    endToEnd,
-    ratios: Object.fromEntries(intake.map((run) => [run.dialect, ratio(run.perSecond)])),
-    targets,
-    measuredAt: new Date().toISOString(),
-  };
-  await mkdir(path.dirname(file), { recursive: true });
-  await writeFile(file, JSON.stringify(results, null, 2) + "\n");
-  console.log(`\nwrote ${file}`);
-  if (!Object.values(targets).every((t) => t.met)) process.exitCode = 1;
 }
 
 main().catch((error) => {

@@ -5,6 +5,7 @@ import { Kysely, PostgresDialect, SqliteDialect, type SqliteDatabase as KyselySq
 import pg from "pg";
 import type { Database } from "./schema";
 import { migrateToLatest } from "./migrate";
+import { createTransactionBatcher, type Transact } from "./batcher";
 
 export type Dialect = "sqlite" | "postgres";
 
@@ -14,6 +15,12 @@ export type Db = Kysely<Database> | Transaction<Database>;
 export interface DatabaseHandle {
   readonly db: Kysely<Database>;
   readonly dialect: Dialect;
+  /**
+   * Runs short write work in a transaction, for the hot write path (payment intake). On SQLite,
+   * concurrent work shares one commit (see createTransactionBatcher); on PostgreSQL each gets its
+   * own transaction on its own pooled connection, as sessions run in parallel there.
+   */
+  readonly transact: Transact;
   close(): Promise<void>;
 }
 
@@ -48,7 +55,7 @@ function openSqlite(url: string): DatabaseHandle {
   sqlite.pragma("busy_timeout = 10000");
   sqlite.pragma("foreign_keys = ON");
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
-  return { db, dialect: "sqlite", close: () => db.destroy() };
+  return { db, dialect: "sqlite", transact: createTransactionBatcher(db).transact, close: () => db.destroy() };
 }
 
 /** Prepared statements kept per SQL text; the relay's hot queries are a few dozen distinct texts. */
@@ -86,5 +93,5 @@ function withStatementCache(sqlite: SqliteDatabase.Database): KyselySqliteDataba
 function openPostgres(url: string, poolSize: number): DatabaseHandle {
   const pool = new pg.Pool({ connectionString: url, max: poolSize });
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-  return { db, dialect: "postgres", close: () => db.destroy() };
+  return { db, dialect: "postgres", transact: (work) => db.transaction().execute(work), close: () => db.destroy() };
 }

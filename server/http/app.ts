@@ -6,6 +6,7 @@ import type { Kysely } from "kysely";
 import { Counter, Histogram, type Registry } from "prom-client";
 import type { AuthService } from "../auth/service";
 import type { Database } from "../db/schema";
+import type { Transact } from "../db/batcher";
 import type { LedgerService } from "../ledger/service";
 import type { ParticipantService } from "../participants/service";
 import type { PaymentService } from "../payments/types";
@@ -19,6 +20,8 @@ import { systemRoutes, type ReadinessCheck } from "./routes/system";
 
 export interface AppDeps {
   db: Kysely<Database>;
+  /** Write transactions of the payment intake (grouped into shared commits on SQLite). */
+  transact: Transact;
   auth: AuthService;
   payments: PaymentService;
   participants: ParticipantService;
@@ -62,7 +65,7 @@ export function createApp(deps: AppDeps): Express {
   v1.use(requireJsonBody);
   v1.use(express.json({ limit: deps.bodyLimit ?? "64kb", strict: true }));
   v1.use(authenticate(deps.auth));
-  v1.use("/payments", paymentRoutes({ db: deps.db, payments: deps.payments }));
+  v1.use("/payments", paymentRoutes({ db: deps.db, transact: deps.transact, payments: deps.payments }));
   v1.use("/accounts", accountRoutes({ db: deps.db, ledger: deps.ledger, participants: deps.participants, chainBalance: deps.chainBalance }));
   v1.use("/participants", participantRoutes({ db: deps.db, participants: deps.participants }));
   v1.use("/keys", keyRoutes({ db: deps.db, auth: deps.auth }));

@@ -3,6 +3,7 @@ import type { Request } from "express";
 import type { Kysely } from "kysely";
 import type { Db } from "../db/database";
 import type { Database } from "../db/schema";
+import type { Transact } from "../db/batcher";
 import type { Caller } from "../payments/types";
 import { ApiError } from "./errors";
 
@@ -13,23 +14,30 @@ export interface StoredResponse {
 
 const KEY_PATTERN = /^[A-Za-z0-9_\-:.]{1,255}$/;
 
+/** A refused response, thrown so that the transaction rolls back whatever the handler wrote. */
+class Refused extends Error {
+  constructor(readonly response: StoredResponse) {
+    super(`refused with ${response.status}`);
+  }
+}
+
 /**
- * Runs a write once per (caller, Idempotency-Key). An atomic handler runs in a transaction that
- * also records its response, so the write and its record commit together; it must do all its
- * work through the transaction it is given (on SQLite the one connection is held by it). A
- * handler whose service cannot join the transaction must be naturally idempotent (a state
- * change such as cancel) and is recorded right after it succeeds. A replay with the same body
- * returns the recorded response; with another body it is a 409. Two requests racing with one key:
- * the loser's insert of the record fails on the primary key, its transaction (and its write) roll
- * back, and it answers with the winner's recorded response. Failures are not recorded: a rejected
- * request changed nothing, so retrying it is safe and re-evaluates it.
+ * Runs a write once per (caller, Idempotency-Key). An atomic handler runs in a transaction (from
+ * `transact`) that also records its response, so the write and its record commit together; it
+ * must do all its work through the transaction it is given. A handler whose service cannot join
+ * the transaction must be naturally idempotent (a state change such as cancel) and is recorded
+ * right after it succeeds. A replay with the same body returns the recorded response; with
+ * another body it is a 409. Two requests racing with one key: the loser's insert of the record
+ * fails on the primary key, its transaction (and its write) roll back, and it answers with the
+ * winner's recorded response. Refusals (status 300 and up) are rolled back and not recorded: a
+ * rejected request changed nothing, so retrying it is safe and re-evaluates it.
  */
 export async function runIdempotent(
   db: Kysely<Database>,
   caller: Caller,
   req: Request,
   handler: (trx: Db) => Promise<StoredResponse>,
-  options: { atomic: boolean } = { atomic: true },
+  options: { atomic: false } | { atomic: true; transact: Transact },
 ): Promise<StoredResponse & { replayed: boolean }> {
   const key = req.get("idempotency-key");
   if (!key) throw new ApiError(400, "missing_idempotency_key", "writes need an Idempotency-Key header");
@@ -48,16 +56,17 @@ export async function runIdempotent(
     return { ...response, replayed: false };
   }
   try {
-    const outcome = await db.transaction().execute(async (trx) => {
+    return await options.transact(async (trx) => {
       const response = await handler(trx);
-      if (response.status >= 200 && response.status < 300) await record(trx, caller.keyId, key, requestHash, response);
+      if (response.status >= 300) throw new Refused(response);
+      await record(trx, caller.keyId, key, requestHash, response);
       return { ...response, replayed: false };
     });
-    // A refusal may only mean that a racing twin won (e.g. it took the UETR first).
-    return outcome.status < 300 ? outcome : ((await replay(db, caller.keyId, key, requestHash)) ?? outcome);
   } catch (error) {
+    // A refusal or a failed record may only mean that a racing twin won (e.g. it took the UETR first).
     const winner = await replay(db, caller.keyId, key, requestHash);
     if (winner) return winner;
+    if (error instanceof Refused) return { ...error.response, replayed: false };
     throw error;
   }
 }

@@ -217,6 +217,7 @@ async function relayState(url: string): Promise<Record<string, number> | null> {
     const state: Record<string, number> = {};
     for (const match of text.matchAll(/^corridor_payments\{status="(\w+)"\} (\d+)$/gm)) state[match[1]] = Number(match[2]);
     for (const match of text.matchAll(/^corridor_outbox_depth\{status="(\w+)"\} (\d+)$/gm)) state[`outbox_${match[1]}`] = Number(match[2]);
+    for (const match of text.matchAll(/^corridor_webhook_deliveries\{status="(\w+)"\} (\d+)$/gm)) state[`webhooks_${match[1]}`] = Number(match[2]);
     return state;
   } catch {
     return null;
@@ -530,14 +531,15 @@ describe("relay crash safety (corridor serve as a child process, SIGKILL and res
       }
     }
     const hooksAt = elapsed();
-    // The indexer may report a release before the submitter has read its receipt: let it finish.
+    // The indexer may report a release before the submitter has read its receipt, and a webhook
+    // sent just before a kill is sent again (the receiver dedupes it) once its lease runs out.
     await eventually(
       async () => {
         const state = await relayState(proc.url);
-        return state && !state.outbox_pending && !state.outbox_sent ? true : undefined;
+        return state && !state.outbox_pending && !state.outbox_sent && state.webhooks_pending === 0 ? true : undefined;
       },
       60_000,
-      "the chain outbox to drain",
+      "the chain outbox and the webhook outbox to drain",
     );
 
     // ----- the chain: one lock and one release per payment, nothing else --------------------------

@@ -238,6 +238,7 @@ describe("relay end to end (HTTP API, in-process chain, SQLite)", function () {
     const metrics = await world.api("GET", "/metrics");
     expect(metrics.body).to.match(/corridor_payments\{status="SETTLED"\} \d+/);
     expect(metrics.body).to.match(/corridor_indexer_lag_blocks \d+/);
+    expect(metrics.body).to.match(/corridor_webhook_deliveries\{status="dead"\} 0/);
     const spec = (await world.api("GET", "/openapi.json")).body;
     expect(spec.openapi).to.match(/^3\./);
     expect(Object.keys(spec.paths)).to.include("/v1/payments");

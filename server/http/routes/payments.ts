@@ -1,6 +1,7 @@
 import { Router } from "express";
 import type { Kysely } from "kysely";
 import type { Database } from "../../db/schema";
+import type { Transact } from "../../db/batcher";
 import { paymentToJson } from "../../payments/service";
 import type { PaymentService } from "../../payments/types";
 import { fromFailure } from "../errors";
@@ -8,8 +9,8 @@ import { runIdempotent } from "../idempotency";
 import { callerOf, parse } from "../middleware";
 import { CreatePaymentRequest, ListPaymentsQuery, UetrParams } from "../schemas";
 
-export function paymentRoutes(deps: { db: Kysely<Database>; payments: PaymentService }): Router {
-  const { db, payments } = deps;
+export function paymentRoutes(deps: { db: Kysely<Database>; transact: Transact; payments: PaymentService }): Router {
+  const { db, transact, payments } = deps;
   const router = Router();
 
   router.post("/", async (req, res) => {
@@ -36,7 +37,7 @@ export function paymentRoutes(deps: { db: Kysely<Database>; payments: PaymentSer
         return { status: error.status, body: { error: { code: error.code, message: error.message, details: error.details ?? {} } } };
       }
       return { status: 201, body: paymentToJson(created.value) };
-    });
+    }, { atomic: true, transact });
     if (outcome.replayed) res.set("Idempotent-Replayed", "true");
     res.status(outcome.status).json(outcome.body);
   });
