@@ -24,13 +24,14 @@ class Refused extends Error {
 /**
  * Runs a write once per (caller, Idempotency-Key). An atomic handler runs in a transaction (from
  * `transact`) that also records its response, so the write and its record commit together; it
- * must do all its work through the transaction it is given. A handler whose service cannot join
- * the transaction must be naturally idempotent (a state change such as cancel) and is recorded
- * right after it succeeds. A replay with the same body returns the recorded response; with
- * another body it is a 409. Two requests racing with one key: the loser's insert of the record
- * fails on the primary key, its transaction (and its write) roll back, and it answers with the
- * winner's recorded response. Refusals (status 300 and up) are rolled back and not recorded: a
- * rejected request changed nothing, so retrying it is safe and re-evaluates it.
+ * must do all its work through the transaction it is given, and may run again for a replay (whose
+ * work then rolls back). A handler whose service cannot join the transaction must be naturally
+ * idempotent (a state change such as cancel) and is recorded right after it succeeds. A replay
+ * with the same body returns the recorded response; with another body it is a 409. Two requests
+ * racing with one key: the loser's insert of the record fails on the primary key, its transaction
+ * (and its write) roll back, and it answers with the winner's recorded response. Refusals (status
+ * 300 and up) are rolled back and not recorded: a rejected request changed nothing, so retrying it
+ * is safe and re-evaluates it.
  */
 export async function runIdempotent(
   db: Kysely<Database>,
@@ -48,13 +49,15 @@ export async function runIdempotent(
     .update(`${req.method} ${req.originalUrl.split("?")[0]}\n${JSON.stringify(req.body ?? null)}`)
     .digest("hex");
 
-  const recorded = await replay(db, caller.keyId, key, requestHash);
-  if (recorded) return recorded;
   if (!options.atomic) {
+    const recorded = await replay(db, caller.keyId, key, requestHash);
+    if (recorded) return recorded;
     const response = await handler(db);
     if (response.status < 300) await record(db, caller.keyId, key, requestHash, response).catch(() => undefined);
     return { ...response, replayed: false };
   }
+  // No lookup first: a key seen before makes the record's insert fail, which rolls the work back
+  // and answers from the record below. Replays are rare; every first request saves a query.
   try {
     return await options.transact(async (trx) => {
       const response = await handler(trx);
