@@ -190,49 +190,16 @@ function createMetrics(database: DatabaseHandle, indexer: ChainIndexer): Registr
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "corridor_" });
   const { db } = database;
-  new Gauge({
-    name: "corridor_payments",
-    help: "Payments by status",
-    labelNames: ["status"],
-    registers: [registry],
-    async collect() {
-      const rows = await db.selectFrom("payments").select(["status", db.fn.countAll<number>().as("count")]).groupBy("status").execute();
-      this.reset();
-      for (const row of rows) this.set({ status: row.status }, Number(row.count));
-    },
-  });
-  new Gauge({
-    name: "corridor_outbox_depth",
-    help: "Chain intents not yet done, by status",
-    labelNames: ["status"],
-    registers: [registry],
-    async collect() {
-      const rows = await db
-        .selectFrom("chain_intents")
-        .select(["status", db.fn.countAll<number>().as("count")])
-        .where("status", "in", ["pending", "sent"])
-        .groupBy("status")
-        .execute();
-      this.reset();
-      for (const row of rows) this.set({ status: row.status }, Number(row.count));
-    },
-  });
-  new Gauge({
-    name: "corridor_webhook_deliveries",
-    help: "Webhook events not delivered, by status (pending, or dead after the last attempt)",
-    labelNames: ["status"],
-    registers: [registry],
-    async collect() {
-      const rows = await db
-        .selectFrom("webhook_deliveries")
-        .select(["status", db.fn.countAll<number>().as("count")])
-        .where("status", "in", ["pending", "dead"])
-        .groupBy("status")
-        .execute();
-      this.reset();
-      for (const status of ["pending", "dead"]) this.set({ status }, Number(rows.find((r) => r.status === status)?.count ?? 0));
-    },
-  });
+  const count = db.fn.countAll<number>().as("count");
+  statusGauge(registry, "corridor_payments", "Payments by status", undefined, () =>
+    db.selectFrom("payments").select(["status", count]).groupBy("status").execute(),
+  );
+  statusGauge(registry, "corridor_outbox_depth", "Chain intents not yet done, by status", ["pending", "sent"], () =>
+    db.selectFrom("chain_intents").select(["status", count]).where("status", "in", ["pending", "sent"]).groupBy("status").execute(),
+  );
+  statusGauge(registry, "corridor_webhook_deliveries", "Webhook events not delivered, by status (dead: out of attempts)", ["pending", "dead"], () =>
+    db.selectFrom("webhook_deliveries").select(["status", count]).where("status", "in", ["pending", "dead"]).groupBy("status").execute(),
+  );
   new Gauge({
     name: "corridor_indexer_lag_blocks",
     help: "Blocks between the chain head and the last indexed block",
@@ -242,4 +209,26 @@ function createMetrics(database: DatabaseHandle, indexer: ChainIndexer): Registr
     },
   });
   return registry;
+}
+
+/** A gauge of row counts by status, read at each scrape; `statuses` are reported even at zero. */
+function statusGauge(
+  registry: Registry,
+  name: string,
+  help: string,
+  statuses: readonly string[] | undefined,
+  read: () => Promise<{ status: string; count: number | string | bigint }[]>,
+): void {
+  new Gauge({
+    name,
+    help,
+    labelNames: ["status"],
+    registers: [registry],
+    async collect() {
+      const rows = await read();
+      this.reset();
+      for (const status of statuses ?? []) this.set({ status }, 0);
+      for (const row of rows) this.set({ status: row.status }, Number(row.count));
+    },
+  });
 }
