@@ -7,6 +7,7 @@ import { expect } from "chai";
 import { JsonRpcProvider } from "ethers";
 import { ParticipantRegistry__factory, DepositToken__factory } from "../../typechain-types";
 import { DEMO_BANKS, DEMO_CURRENCIES } from "../../scripts/lib/demo";
+import { eventually } from "../support/eventually";
 
 const ROOT = path.resolve(__dirname, "../..");
 const READY = /Corridor local network ready at (\S+)\./;
@@ -52,7 +53,7 @@ describe("npm start (local network)", function () {
     if (child && child.exitCode === null) child.kill("SIGKILL");
   });
 
-  it("serves JSON-RPC with deployed contracts and funded demo banks, and stops on SIGINT", async () => {
+  it("serves JSON-RPC with deployed contracts and funded demo banks, settles the README's payment, and stops on SIGINT", async () => {
     const port = await freePort();
     const databaseDir = mkdtempSync(path.join(tmpdir(), "corridor-start-"));
     child = spawn(path.join(ROOT, "node_modules/.bin/hardhat"), ["start", "--port", String(port)], {
@@ -86,6 +87,29 @@ describe("npm start (local network)", function () {
       expect(await gbp.balanceOf(account)).to.equal(1_000_000_000n);
     }
     provider.destroy();
+
+    // The README's payment, as its curl sends it, reaches SETTLED.
+    const key = output.match(/bank THMSGB2LXXX\s+(crd_\S+)/)![1];
+    const headers = { authorization: `Bearer ${key}`, "content-type": "application/json", "idempotency-key": "inv-0001" };
+    const body = JSON.stringify({
+      endToEndId: "INV-0001",
+      debtorAgent: { bic: "THMSGB2LXXX" },
+      creditorAgent: { bic: "RHNLDEFFXXX" },
+      amount: { value: "245000", currency: "GBP" },
+      creditor: { name: "Rhein Maschinenbau GmbH" },
+    });
+    const created = await fetch(`${relayUrl}/v1/payments`, { method: "POST", headers, body });
+    expect(created.status).to.equal(201);
+    const { uetr } = (await created.json()) as { uetr: string };
+    const settled = await eventually(
+      async () => {
+        const payment = (await (await fetch(`${relayUrl}/v1/payments/${uetr}`, { headers })).json()) as { status: string; history: { status: string }[] };
+        return payment.status === "SETTLED" ? payment : undefined;
+      },
+      60_000,
+      "the README's payment to settle",
+    );
+    expect(settled.history.map((h) => h.status)).to.deep.equal(["RECEIVED", "SUBMITTED", "LOCKED", "SETTLED"]);
 
     const exited = new Promise<void>((resolve) => child!.once("exit", () => resolve()));
     child.kill("SIGINT");
