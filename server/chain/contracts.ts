@@ -103,6 +103,12 @@ function looksLikeRevert(error: unknown): boolean {
   return typeof record.message === "string" && /execution reverted|VM Exception/i.test(record.message);
 }
 
+/** A payment's terms and what `release` takes to pay it out (here always an attestation). */
+export interface AuthorizedRelease {
+  terms: LockTerms;
+  authorization: string;
+}
+
 /** A call ready to sign: the escrow, its calldata and a gas limit with headroom. */
 export interface PreparedCall {
   to: string;
@@ -121,9 +127,12 @@ export interface EscrowCalls {
   paymentState(uetr: string): Promise<bigint>;
   lockData(lock: LockIntentPayload): string;
   lockBatchData(locks: LockIntentPayload[]): string;
-  /** release(terms, attestation): the signer signs the EIP-712 Release attestation. */
-  releaseData(terms: LockTerms): Promise<string>;
+  /** The signer's EIP-712 Release attestation of a payment's terms. */
+  attest(terms: LockTerms): Promise<string>;
+  releaseData(release: AuthorizedRelease): string;
+  releaseBatchData(releases: AuthorizedRelease[]): string;
   refundData(terms: LockTerms): string;
+  refundBatchData(terms: LockTerms[]): string;
   /** Checks the call as the signer and sets its gas limit; a revert is a value, any other failure (RPC) is thrown. */
   preflight(data: string): Promise<Preflight>;
   /** Why a mined transaction reverted, by re-running it with eth_call at its block. */
@@ -157,13 +166,16 @@ export function createEscrowCalls(deps: { provider: Provider; escrowAddress: str
     lockData: (lock) => escrowInterface.encodeFunctionData("lockFor", [lock.payer, toLockRequest(lock)]),
     lockBatchData: (locks) =>
       escrowInterface.encodeFunctionData("lockBatchFor", [locks.map((l) => ({ payer: l.payer, request: toLockRequest(l) }))]),
-    async releaseData(terms) {
+    async attest(terms) {
       chainId ??= (await provider.getNetwork()).chainId;
       const value = { uetr: terms.uetr, termsHash: hashLockTerms(terms) };
-      const attestation = await signer.signTypedData(escrowDomain(chainId, escrowAddress), RELEASE_TYPES, value);
-      return escrowInterface.encodeFunctionData("release", [terms, attestation]);
+      return signer.signTypedData(escrowDomain(chainId, escrowAddress), RELEASE_TYPES, value);
     },
+    releaseData: (r) => escrowInterface.encodeFunctionData("release", [r.terms, r.authorization]),
+    releaseBatchData: (releases) =>
+      escrowInterface.encodeFunctionData("releaseBatch", [releases.map((r) => r.terms), releases.map((r) => r.authorization)]),
     refundData: (terms) => escrowInterface.encodeFunctionData("refund", [terms]),
+    refundBatchData: (terms) => escrowInterface.encodeFunctionData("refundBatch", [terms]),
     async preflight(data) {
       const shape = callShape(data);
       // Calls of a shape never seen, checked together (a batch of releases), wait for the first
