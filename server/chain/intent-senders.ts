@@ -5,10 +5,11 @@ import type { DecodedRevert, EscrowCalls, PreparedCall } from "./contracts";
 
 /**
  * What the submitter sends for the pending intents it claimed: each kind (locks, releases, refunds)
- * goes out as one batch call (lockBatchFor, releaseBatch, refundBatch), all or none on chain. An
- * intent already settled on chain is done without a transaction. A batch that would revert is
- * split: each intent is preflighted alone, the refused ones are retried or failed on their own,
- * and the rest go out together. The submitter owns leases, nonces and storage (see `IntentActions`).
+ * goes out as one batch call (lockBatchFor, releaseBatch, refundBatch), all or none on chain. The
+ * chain's state is not read first: the batch's preflight proves every payment in it is ready, and
+ * only when it would revert is each intent preflighted alone; the escrow's custom error then says
+ * what became of a refused one (already locked, released or refunded: done, or failed; else
+ * retried), and the rest go out together. The submitter owns leases, nonces and storage.
  */
 
 export type Intent = ChainIntentsTable;
@@ -42,16 +43,13 @@ interface BatchCalls<T extends Item> {
 }
 
 export async function sendLocks(actions: IntentActions, intents: Intent[]): Promise<void> {
-  if (intents.length === 0) return;
   const { escrow } = actions;
-  const items = intents.map((intent) => ({ intent, lock: JSON.parse(intent.payload) as LockIntentPayload }));
-  const states = await Promise.all(items.map((i) => escrow.paymentState(i.lock.request.uetr)));
-  await actions.settle(items.filter((_, k) => states[k] !== PAYMENT_STATE.None).map((i) => i.intent), DONE); // a lock already on chain is done
-  await sendBatched(actions, items.filter((_, k) => states[k] === PAYMENT_STATE.None), {
-    one: (i) => escrow.lockData(i.lock),
-    many: (items) => escrow.lockBatchData(items.map((i) => i.lock)),
+  const locks = intents.map((intent) => ({ intent, lock: JSON.parse(intent.payload) as LockIntentPayload }));
+  await sendBatched(actions, locks, {
+    one: (l) => escrow.lockData(l.lock),
+    many: (ls) => escrow.lockBatchData(ls.map((l) => l.lock)),
     async refuse({ intent }, revert) {
-      if (revert.name === "PaymentAlreadyExists") return actions.settle([intent], DONE);
+      if (revert.name === "PaymentAlreadyExists") return actions.settle([intent], DONE); // a lock already on chain is done
       if (revert.name === "EnforcedPause") return actions.retryOrGiveUp(intent, revert.reason); // the escrow resumes
       return actions.rejectLock(intent, revert.reason);
     },
@@ -61,16 +59,20 @@ export async function sendLocks(actions: IntentActions, intents: Intent[]): Prom
 /** Releases (attested by the signer) and refunds, each kind in its own batch. */
 export async function sendTermsIntents(actions: IntentActions, intents: Intent[]): Promise<void> {
   const { escrow } = actions;
-  const live = await liveTerms(actions, intents);
-  const refunds = live.filter((i) => i.intent.kind === "refund");
+  const items = intents.map((intent) => ({ intent, terms: payloadToTerms(JSON.parse(intent.payload) as TermsIntentPayload) }));
+  const hashlocked = items.filter((i) => i.intent.kind === "release" && i.terms.hashlock !== ZERO_BYTES32);
+  for (const { intent, terms } of hashlocked) await settleHashlocked(actions, intent, terms);
   const releases = await Promise.all(
-    live.filter((i) => i.intent.kind === "release").map(async (i) => ({ ...i, authorization: await escrow.attest(i.terms) })),
+    items
+      .filter((i) => i.intent.kind === "release" && i.terms.hashlock === ZERO_BYTES32)
+      .map(async (i) => ({ ...i, authorization: await escrow.attest(i.terms) })),
   );
   await sendBatched(actions, releases, {
     one: (r) => escrow.releaseData(r),
     many: (rs) => escrow.releaseBatchData(rs),
     refuse: (r, revert) => refuseTerms(actions, r.intent, revert),
   });
+  const refunds = items.filter((i) => i.intent.kind === "refund");
   await sendBatched(actions, refunds, {
     one: (r) => escrow.refundData(r.terms),
     many: (rs) => escrow.refundBatchData(rs.map((r) => r.terms)),
@@ -78,26 +80,14 @@ export async function sendTermsIntents(actions: IntentActions, intents: Intent[]
   });
 }
 
-/** The intents whose payment is locked on chain; the others are settled here from its state. */
-async function liveTerms(actions: IntentActions, intents: Intent[]): Promise<{ intent: Intent; terms: LockTerms }[]> {
-  const items = intents.map((intent) => ({ intent, terms: payloadToTerms(JSON.parse(intent.payload) as TermsIntentPayload) }));
-  const states = await Promise.all(items.map((i) => actions.escrow.paymentState(i.terms.uetr)));
-  const live: { intent: Intent; terms: LockTerms }[] = [];
-  for (const [k, item] of items.entries()) {
-    const { intent, terms } = item;
-    if (states[k] === PAYMENT_STATE.Locked) {
-      if (intent.kind === "release" && terms.hashlock !== ZERO_BYTES32) {
-        await actions.settle([intent], { status: "failed", last_error: "hashlocked payment: the relay holds no preimage" });
-      } else {
-        live.push(item);
-      }
-    } else if (states[k] === PAYMENT_STATE.None) {
-      await actions.retryOrGiveUp(intent, "payment not locked on chain"); // lock in flight?
-    } else {
-      await settleFromOutcome(actions, intent, states[k] === PAYMENT_STATE.Released ? "released" : "refunded");
-    }
+/** The relay holds no preimage: such a release is done only if the payment was released by others. */
+async function settleHashlocked(actions: IntentActions, intent: Intent, terms: LockTerms): Promise<void> {
+  const state = await actions.escrow.paymentState(terms.uetr);
+  if (state === PAYMENT_STATE.None) return actions.retryOrGiveUp(intent, "payment not locked on chain"); // lock in flight?
+  if (state === PAYMENT_STATE.Locked) {
+    return actions.settle([intent], { status: "failed", last_error: "hashlocked payment: the relay holds no preimage" });
   }
-  return live;
+  return settleFromOutcome(actions, intent, state === PAYMENT_STATE.Released ? "released" : "refunded");
 }
 
 /** A payment already released or refunded: done if that is what the intent wanted, else failed. */
@@ -106,10 +96,11 @@ function settleFromOutcome(actions: IntentActions, intent: Intent, outcome: "rel
   return actions.settle([intent], outcome === wanted ? DONE : { status: "failed", last_error: `payment already ${outcome}` });
 }
 
+/** Why the escrow refuses a release or refund, read from the revert of its preflight. */
 function refuseTerms(actions: IntentActions, intent: Intent, revert: DecodedRevert): Promise<void> {
-  // Settled on chain since its state was read (another relay process, or the payer's own call).
   if (revert.name === "PaymentAlreadyReleased") return settleFromOutcome(actions, intent, "released");
   if (revert.name === "PaymentAlreadyRefunded") return settleFromOutcome(actions, intent, "refunded");
+  if (revert.name === "PaymentNotFound") return actions.retryOrGiveUp(intent, "payment not locked on chain"); // lock in flight?
   return actions.retryOrGiveUp(intent, revert.reason);
 }
 
