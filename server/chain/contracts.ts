@@ -161,6 +161,36 @@ export function createEscrowCalls(deps: { provider: Provider; escrowAddress: str
   /** The first estimate of a shape, while it runs. */
   const estimating = new Map<string, Promise<bigint>>();
 
+  function remember(shape: string, gasLimit: bigint): void {
+    if (gasLimits.size >= MAX_GAS_SHAPES) gasLimits.clear();
+    gasLimits.set(shape, gasLimit);
+  }
+
+  /**
+   * A gas limit to try for a shape never seen, from known shapes of the same function: a shorter
+   * call (a smaller batch) needs no more than a longer one did, a longer one at most about
+   * proportionally more. Only a guess, proven by one eth_call before it is used: a batch size seen
+   * for the first time then costs no eth_estimateGas search.
+   */
+  function guessGasLimit(data: string): bigint | undefined {
+    const selector = data.slice(0, 10);
+    let longer: { length: number; gasLimit: bigint } | undefined;
+    let shorter: { length: number; gasLimit: bigint } | undefined;
+    for (const [shape, gasLimit] of gasLimits) {
+      const [shapeSelector, shapeLength] = shape.split(":");
+      const length = Number(shapeLength);
+      if (shapeSelector !== selector) continue;
+      if (length >= data.length) {
+        if (!longer || length < longer.length) longer = { length, gasLimit };
+      } else if (!shorter || length > shorter.length) {
+        shorter = { length, gasLimit };
+      }
+    }
+    if (longer) return longer.gasLimit;
+    if (shorter) return (shorter.gasLimit * BigInt(data.length) + BigInt(shorter.length - 1)) / BigInt(shorter.length);
+    return undefined;
+  }
+
   return {
     paymentState: (uetr) => escrow.paymentState(uetr),
     lockData: (lock) => escrowInterface.encodeFunctionData("lockFor", [lock.payer, toLockRequest(lock)]),
@@ -183,16 +213,20 @@ export function createEscrowCalls(deps: { provider: Provider; escrowAddress: str
       const first = estimating.get(shape);
       if (first && !gasLimits.has(shape)) await first.catch(() => undefined);
       const known = gasLimits.get(shape);
-      if (known !== undefined) {
+      const candidate = known ?? guessGasLimit(data);
+      if (candidate !== undefined) {
         // A call of this shape needed at most `known` (with headroom) before: one eth_call with that
         // limit proves this one fits it too, at a fraction of eth_estimateGas's search (which
         // re-executes the call many times). Any failure is judged by estimating instead: short of
         // gas, a call can fail with a contract error too (a token transfer starved of gas).
-        const fits = await provider.call({ from: signer.address, to: escrowAddress, data, gasLimit: known }).then(
+        const fits = await provider.call({ from: signer.address, to: escrowAddress, data, gasLimit: candidate }).then(
           () => true,
           () => false,
         );
-        if (fits) return { ok: true, call: { to: escrowAddress, data, gasLimit: known } };
+        if (fits) {
+          if (known === undefined) remember(shape, candidate);
+          return { ok: true, call: { to: escrowAddress, data, gasLimit: candidate } };
+        }
       }
       try {
         const estimated = provider.estimateGas({ from: signer.address, to: escrowAddress, data });
@@ -202,8 +236,7 @@ export function createEscrowCalls(deps: { provider: Provider; escrowAddress: str
         }
         const estimate = await estimated;
         const gasLimit = (estimate * (100n + GAS_HEADROOM_PERCENT)) / 100n;
-        if (gasLimits.size >= MAX_GAS_SHAPES) gasLimits.clear();
-        gasLimits.set(shape, known !== undefined && known > gasLimit ? known : gasLimit);
+        remember(shape, known !== undefined && known > gasLimit ? known : gasLimit);
         return { ok: true, call: { to: escrowAddress, data, gasLimit } };
       } catch (error) {
         const revert = decodeRevert(error);
