@@ -204,6 +204,9 @@ export function createChainSubmitter(deps: ChainSubmitterDeps): ChainSubmitter {
 
   /** The senders' view of this run's leases. */
   function intentActions(token: string): IntentActions {
+    // Fetched while the calls are preflighted; one suggestion serves every transaction of the run.
+    const fees = nonces.suggestFees();
+    fees.catch(() => undefined); // a failure is reported by the submit that needed the fees
     return {
       escrow,
       settle: (intents, patch) => settle(db, intents, token, patch),
@@ -213,7 +216,7 @@ export function createChainSubmitter(deps: ChainSubmitterDeps): ChainSubmitter {
           await payments.markRejected(trx, intent.uetr, reason);
           await settle(trx, [intent], token, { status: "failed", attempts: intent.attempts + 1, last_error: reason });
         }),
-      submit: async (intents, call) => broadcast(await signAndStore(intents, call, token, await nonces.suggestFees())),
+      submit: async (intents, call) => broadcast(await signAndStore(intents, call, token, await fees)),
     };
   }
 
@@ -320,11 +323,13 @@ export function createChainSubmitter(deps: ChainSubmitterDeps): ChainSubmitter {
     checkable.sort((a, b) => nonceOf(a.found) - nonceOf(b.found));
     for (const { group, found } of checkable) await guarded(group, () => checkSent(group, token, found));
     const pending = await claimPending(token);
-    const actions = intentActions(token);
-    const locks = pending.filter((i) => i.kind === "lock");
-    const terms = pending.filter((i) => i.kind !== "lock");
-    await guarded(locks, () => sendLocks(actions, locks));
-    await guarded(terms, () => sendTermsIntents(actions, terms));
+    if (pending.length > 0) {
+      const actions = intentActions(token);
+      const locks = pending.filter((i) => i.kind === "lock");
+      const terms = pending.filter((i) => i.kind !== "lock");
+      await guarded(locks, () => sendLocks(actions, locks));
+      await guarded(terms, () => sendTermsIntents(actions, terms));
+    }
 
     if (errors.length > 0) throw new SubmitterRunError(errors);
     return sent.length + pending.length;
