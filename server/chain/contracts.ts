@@ -120,7 +120,8 @@ export type Preflight = { ok: true; call: PreparedCall } | { ok: false; revert: 
 
 /**
  * The escrow calls the submitter makes, each checked before it is signed: with eth_estimateGas, or,
- * once a call of the same shape was estimated, with one eth_call at the gas limit it needed.
+ * once a call of the same function was estimated, with one eth_call at the gas limit it needed
+ * (scaled to the batch's size).
  */
 export interface EscrowCalls {
   /** PaymentState as a number: 0 None, 1 Locked, 2 Released, 3 Refunded. */
@@ -133,8 +134,12 @@ export interface EscrowCalls {
   releaseBatchData(releases: AuthorizedRelease[]): string;
   refundData(terms: LockTerms): string;
   refundBatchData(terms: LockTerms[]): string;
-  /** Checks the call as the signer and sets its gas limit; a revert is a value, any other failure (RPC) is thrown. */
-  preflight(data: string): Promise<Preflight>;
+  /**
+   * Checks the call as the signer and sets its gas limit; a revert is a value, any other failure
+   * (RPC) is thrown. `smaller`: the same function with a couple of the batch's payments, whose gas
+   * is searched instead when no gas of the function is known yet.
+   */
+  preflight(data: string, smaller?: () => string): Promise<Preflight>;
   /** Why a mined transaction reverted, by re-running it with eth_call at its block. */
   replayRevert(tx: { raw: string }, blockNumber: number): Promise<string>;
 }
@@ -156,7 +161,7 @@ export function createEscrowCalls(deps: { provider: Provider; escrowAddress: str
   const { provider, escrowAddress, signer } = deps;
   const escrow = SettlementEscrow__factory.connect(escrowAddress, provider);
   let chainId: bigint | null = null;
-  /** The largest gas limit (estimate with headroom) seen per call shape. */
+  /** The gas limit per call shape: an estimate with headroom, or a guess an eth_call proved enough. */
   const gasLimits = new Map<string, bigint>();
   /** The first estimate of a shape, while it runs. */
   const estimating = new Map<string, Promise<bigint>>();
@@ -167,28 +172,35 @@ export function createEscrowCalls(deps: { provider: Provider; escrowAddress: str
   }
 
   /**
-   * A gas limit to try for a shape never seen, from known shapes of the same function: a shorter
-   * call (a smaller batch) needs no more than a longer one did, a longer one at most about
-   * proportionally more. Only a guess, proven by one eth_call before it is used: a batch size seen
-   * for the first time then costs no eth_estimateGas search.
+   * A gas limit to try for a shape never seen, from the known shape of the same function nearest in
+   * length, scaled by length: batches of one function differ mostly in how many payments they carry,
+   * and the headroom covers their shared fixed cost. Only a guess, proven by one eth_call before it
+   * is used: a batch size seen for the first time then costs no eth_estimateGas search.
    */
   function guessGasLimit(data: string): bigint | undefined {
     const selector = data.slice(0, 10);
-    let longer: { length: number; gasLimit: bigint } | undefined;
-    let shorter: { length: number; gasLimit: bigint } | undefined;
+    let nearest: { length: number; gasLimit: bigint } | undefined;
     for (const [shape, gasLimit] of gasLimits) {
       const [shapeSelector, shapeLength] = shape.split(":");
       const length = Number(shapeLength);
       if (shapeSelector !== selector) continue;
-      if (length >= data.length) {
-        if (!longer || length < longer.length) longer = { length, gasLimit };
-      } else if (!shorter || length > shorter.length) {
-        shorter = { length, gasLimit };
-      }
+      if (!nearest || Math.abs(length - data.length) < Math.abs(nearest.length - data.length)) nearest = { length, gasLimit };
     }
-    if (longer) return longer.gasLimit;
-    if (shorter) return (shorter.gasLimit * BigInt(data.length) + BigInt(shorter.length - 1)) / BigInt(shorter.length);
-    return undefined;
+    if (!nearest) return undefined;
+    return (nearest.gasLimit * BigInt(data.length) + BigInt(nearest.length - 1)) / BigInt(nearest.length);
+  }
+
+  /** eth_estimateGas with headroom, remembered for the call's shape; a revert is thrown. */
+  async function estimate(data: string, known: bigint | undefined): Promise<bigint> {
+    const shape = callShape(data);
+    const estimated = provider.estimateGas({ from: signer.address, to: escrowAddress, data });
+    if (known === undefined && !estimating.has(shape)) {
+      estimating.set(shape, estimated);
+      void estimated.finally(() => estimating.delete(shape)).catch(() => undefined);
+    }
+    const gasLimit = ((await estimated) * (100n + GAS_HEADROOM_PERCENT)) / 100n;
+    remember(shape, known !== undefined && known > gasLimit ? known : gasLimit);
+    return gasLimit;
   }
 
   return {
@@ -206,12 +218,15 @@ export function createEscrowCalls(deps: { provider: Provider; escrowAddress: str
       escrowInterface.encodeFunctionData("releaseBatch", [releases.map((r) => r.terms), releases.map((r) => r.authorization)]),
     refundData: (terms) => escrowInterface.encodeFunctionData("refund", [terms]),
     refundBatchData: (terms) => escrowInterface.encodeFunctionData("refundBatch", [terms]),
-    async preflight(data) {
+    async preflight(data, smaller) {
       const shape = callShape(data);
       // Calls of a shape never seen, checked together (a batch of releases), wait for the first
       // one's estimate rather than all searching at once.
       const first = estimating.get(shape);
       if (first && !gasLimits.has(shape)) await first.catch(() => undefined);
+      // The first batch of a function: searching the gas of a couple of its payments re-executes
+      // far less than searching the whole batch's, and scales to it. A refusal shows below.
+      if (smaller && guessGasLimit(data) === undefined) await estimate(smaller(), undefined).catch(() => undefined);
       const known = gasLimits.get(shape);
       const candidate = known ?? guessGasLimit(data);
       if (candidate !== undefined) {
@@ -229,15 +244,7 @@ export function createEscrowCalls(deps: { provider: Provider; escrowAddress: str
         }
       }
       try {
-        const estimated = provider.estimateGas({ from: signer.address, to: escrowAddress, data });
-        if (known === undefined && !estimating.has(shape)) {
-          estimating.set(shape, estimated);
-          void estimated.finally(() => estimating.delete(shape)).catch(() => undefined);
-        }
-        const estimate = await estimated;
-        const gasLimit = (estimate * (100n + GAS_HEADROOM_PERCENT)) / 100n;
-        remember(shape, known !== undefined && known > gasLimit ? known : gasLimit);
-        return { ok: true, call: { to: escrowAddress, data, gasLimit } };
+        return { ok: true, call: { to: escrowAddress, data, gasLimit: await estimate(data, known) } };
       } catch (error) {
         const revert = decodeRevert(error);
         if (revert) return { ok: false, revert };

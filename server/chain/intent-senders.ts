@@ -108,7 +108,7 @@ async function sendBatched<T extends Item>(actions: IntentActions, items: T[], c
   if (items.length === 0) return;
   const { escrow } = actions;
   if (items.length > 1) {
-    const batch = await escrow.preflight(calls.many(items));
+    const batch = await escrow.preflight(calls.many(items), () => calls.many(items.slice(0, 2)));
     if (batch.ok) return actions.submit(items.map((i) => i.intent), batch.call);
   }
   // The batch would revert (or there is one item): try each alone to find the refused ones.
@@ -120,7 +120,7 @@ async function sendBatched<T extends Item>(actions: IntentActions, items: T[], c
   }
   if (accepted.length > 1) {
     const rest = accepted.map((a) => a.item);
-    const batch = await escrow.preflight(calls.many(rest));
+    const batch = await escrow.preflight(calls.many(rest), () => calls.many(rest.slice(0, 2)));
     if (batch.ok) return actions.submit(rest.map((i) => i.intent), batch.call);
   }
   // Each passes alone but not together (e.g. a shared allowance): send them one by one.
