@@ -48,9 +48,13 @@ export interface ChainSubmitterDeps {
 }
 
 export interface ChainSubmitter {
-  /** Handles due work once; resolves to the number of intents it claimed. */
+  /**
+   * Handles due work once; resolves to the number of intents it claimed. A transaction it sent may
+   * still be on its way to the node: the next run that checks it, and `stop`, wait for that.
+   */
   runOnce(): Promise<number>;
   start(intervalMs: number): void;
+  /** Stops the runs and waits for the last broadcasts. */
   stop(): Promise<void>;
 }
 
@@ -216,7 +220,7 @@ export function createChainSubmitter(deps: ChainSubmitterDeps): ChainSubmitter {
           await payments.markRejected(trx, intent.uetr, reason);
           await settle(trx, [intent], token, { status: "failed", attempts: intent.attempts + 1, last_error: reason });
         }),
-      submit: async (intents, call) => broadcast(await signAndStore(intents, call, token, await fees)),
+      submit: async (intents, call) => void broadcast(await signAndStore(intents, call, token, await fees)),
     };
   }
 
@@ -232,10 +236,20 @@ export function createChainSubmitter(deps: ChainSubmitterDeps): ChainSubmitter {
     });
   }
 
-  async function broadcast(attempt: TxAttempt): Promise<void> {
-    const error = await nonces.broadcast(attempt);
-    // Stored, so not lost: the next check of the transaction rebroadcasts it.
-    if (error) logger.warn({ hash: attempt.hash, nonce: attempt.nonce, err: error.message }, "broadcast failed; will retry");
+  /**
+   * Broadcasts one after another in the order they were stored, which is nonce order (a node that
+   * mines on arrival refuses a nonce ahead of the next one). A new transaction's broadcast is not
+   * waited for: the next run claims, encodes and signs while the node takes this one in.
+   */
+  let sending: Promise<void> = Promise.resolve();
+
+  function broadcast(attempt: TxAttempt): Promise<void> {
+    sending = sending.then(async () => {
+      const error = await nonces.broadcast(attempt);
+      // Stored, so not lost: the next check of the transaction rebroadcasts it.
+      if (error) logger.warn({ hash: attempt.hash, nonce: attempt.nonce, err: error.message }, "broadcast failed; will retry");
+    });
+    return sending;
   }
 
   // ----- sent transactions -------------------------------------------------------------------
@@ -307,6 +321,7 @@ export function createChainSubmitter(deps: ChainSubmitterDeps): ChainSubmitter {
     };
 
     const sent = await claimSentGroups(token);
+    if (sent.length > 0) await sending; // their receipts are looked for once they were broadcast
     // Looked up concurrently, then acted on one group at a time, oldest nonce first (rebroadcasts
     // and replacements reach the node in nonce order).
     const groups = groupBy(sent, (i) => i.tx_hash!);
@@ -352,7 +367,14 @@ export function createChainSubmitter(deps: ChainSubmitterDeps): ChainSubmitter {
   }
 
   const poller = createPoller("chain submitter", runOnce, logger);
-  return { runOnce, start: poller.start, stop: poller.stop };
+  return {
+    runOnce,
+    start: poller.start,
+    async stop() {
+      await poller.stop();
+      await sending;
+    },
+  };
 }
 
 /** Runs work on intents; a failure is recorded and the intents are let go with backoff. */

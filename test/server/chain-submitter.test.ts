@@ -3,7 +3,7 @@ import { randomUUID } from "node:crypto";
 import hre, { network } from "hardhat";
 import { TASK_NODE_CREATE_SERVER } from "hardhat/builtin-tasks/task-names";
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
-import { JsonRpcProvider, MaxUint256, Wallet, id, parseEther, parseUnits, type TransactionRequest } from "ethers";
+import { JsonRpcProvider, MaxUint256, Transaction, Wallet, id, parseEther, parseUnits, type TransactionRequest } from "ethers";
 import { sql } from "kysely";
 import type { JsonRpcServer } from "hardhat/types";
 import { openDatabase, type DatabaseHandle, type Db, type Dialect } from "../../server/db/database";
@@ -13,6 +13,7 @@ import { createChainSubmitter, type ChainSubmitter, type ChainSubmitterDeps } fr
 import { bumpFees } from "../../server/chain/nonce-manager";
 import { deployCorridorFixture, signRelease, type CorridorFixture } from "../contracts/fixtures";
 import { TEST_POSTGRES_URL, forEachDialect, openTestDatabase } from "./databases";
+import { eventually } from "../support/eventually";
 
 // The relay's operator: a plain ethers Wallet (local signing), funded, attester, and given every
 // bank's operator allowance. Its transactions reach the chain only through standard JSON-RPC.
@@ -231,9 +232,8 @@ describe("chain submitter", function () {
     }
 
     /** The escrow function a stored transaction calls. */
-    async function calledFunction(hash: string): Promise<string> {
-      const tx = await provider.getTransaction(hash);
-      return f.escrow.interface.parseTransaction({ data: tx!.data })!.name;
+    function calledFunction(raw: string): string {
+      return f.escrow.interface.parseTransaction({ data: Transaction.from(raw).data })!.name;
     }
 
     it("batches many waiting releases into one releaseBatch transaction", async function () {
@@ -245,7 +245,7 @@ describe("chain submitter", function () {
       const txs = await handle.db.selectFrom("chain_transactions").selectAll().execute();
       expect(txs).to.have.length(1);
       expect(JSON.parse(txs[0].intent_ids)).to.have.length(5);
-      expect(await calledFunction(txs[0].hash)).to.equal("releaseBatch");
+      expect(calledFunction(txs[0].raw)).to.equal("releaseBatch");
 
       await s.runOnce();
       expect((await intents(handle.db)).map((i) => [i.status, i.tx_hash])).to.deep.equal(Array(5).fill(["done", txs[0].hash]));
@@ -263,7 +263,7 @@ describe("chain submitter", function () {
       await s.runOnce();
       const txs = await handle.db.selectFrom("chain_transactions").selectAll().execute();
       expect(txs).to.have.length(1);
-      expect(await calledFunction(txs[0].hash)).to.equal("refundBatch");
+      expect(calledFunction(txs[0].raw)).to.equal("refundBatch");
       await s.runOnce();
       expect((await intents(handle.db)).map((i) => i.status)).to.deep.equal(Array(3).fill("done"));
       for (const payment of payments) expect(await stateOf(payment.uetr)).to.equal(3n);
@@ -281,7 +281,7 @@ describe("chain submitter", function () {
       const txs = await handle.db.selectFrom("chain_transactions").selectAll().execute();
       expect(txs).to.have.length(1);
       expect(JSON.parse(txs[0].intent_ids)).to.have.length(3);
-      expect(await calledFunction(txs[0].hash)).to.equal("releaseBatch");
+      expect(calledFunction(txs[0].raw)).to.equal("releaseBatch");
       const refused = (await intents(handle.db)).find((i) => i.uetr === mismatched.uetr)!;
       expect(refused).to.include({ status: "pending", attempts: 1, tx_hash: null });
       expect(refused.last_error).to.match(/^TermsMismatch\(/);
@@ -309,7 +309,7 @@ describe("chain submitter", function () {
       const txs = await handle.db.selectFrom("chain_transactions").selectAll().execute();
       expect(txs).to.have.length(1);
       expect(JSON.parse(txs[0].intent_ids)).to.have.length(2);
-      expect(await calledFunction(txs[0].hash)).to.equal("releaseBatch");
+      expect(calledFunction(txs[0].raw)).to.equal("releaseBatch");
       expect((await intents(handle.db)).find((i) => i.uetr === early.uetr)).to.include({ status: "done", tx_hash: null });
 
       await s.runOnce();
@@ -472,7 +472,11 @@ describe("chain submitter", function () {
       const lock = await enqueueLock(handle.db, 2, 3);
       await network.provider.send("evm_setAutomine", [false]);
       const s = submitter({ retry: { baseMs: 10_000 } });
-      await s.runOnce(); // our lock and release wait in the mempool
+      await s.runOnce();
+      // Our lock and release reach the mempool (a run does not wait for its broadcasts).
+      const ours = await handle.db.selectFrom("chain_transactions").select("hash").execute();
+      const inPool = async () => (await Promise.all(ours.map((t) => provider.getTransaction(t.hash)))).every(Boolean);
+      await eventually(async () => ((await inPool()) ? true : undefined), 30_000, "our transactions in the mempool");
       // Someone else gets there first in the same block, paying more.
       const priority = { maxPriorityFeePerGas: parseUnits("100", "gwei"), maxFeePerGas: parseUnits("200", "gwei") };
       await f.escrow.connect(f.admin).release(payment.terms, await signRelease(f, f.admin, payment.terms), priority);
