@@ -24,7 +24,7 @@ export interface IntentActions {
   retryOrGiveUp(intent: Intent, reason: string): Promise<void>;
   /** The chain refuses the lock for good: the payment is rejected and the intent failed. */
   rejectLock(intent: Intent, reason: string): Promise<void>;
-  /** Signs one transaction for `intents` with the next nonce, stores it with them, then broadcasts it. */
+  /** Signs one transaction for `intents` with the next nonce and stores it with them; its broadcast follows. */
   submit(intents: Intent[], call: PreparedCall): Promise<void>;
 }
 
