@@ -50,7 +50,8 @@ export async function startRelay(config: RelayConfig, options: RelayOptions): Pr
   const logger = options.logger ?? pino({ level: config.LOG_LEVEL });
   if (!config.OPERATOR_PRIVATE_KEY) throw new Error("OPERATOR_PRIVATE_KEY is required: the relay signs locks, releases and refunds with it");
   const { deployment } = options;
-  const intervals = { submitter: 250, indexer: 500, webhooks: 500, expiry: 5_000, ...options.intervals };
+  // An idle submitter run reads only the database; an idle indexer run makes two JSON-RPC calls.
+  const intervals = { submitter: 100, indexer: 250, webhooks: 500, expiry: 5_000, ...options.intervals };
   const workerId = `relay-${process.pid}-${randomUUID().slice(0, 8)}`;
 
   const database = await openDatabase(config.DATABASE_URL);

@@ -71,6 +71,7 @@ interface ISettlementEscrow {
     error EmptyBatch();
     error OperatorAllowanceExceeded(address payer, address operator, address token, uint256 amount, uint256 allowance);
     error BatchTooLarge(uint256 size, uint256 max);
+    error BatchLengthMismatch(uint256 terms, uint256 authorizations);
     error PaymentAlreadyExists(bytes16 uetr);
     error PaymentNotFound(bytes16 uetr);
     error PaymentAlreadyReleased(bytes16 uetr);
@@ -124,9 +125,20 @@ interface ISettlementEscrow {
     /// EIP-712 `Release` signature by an attester or by the payee (ERC-1271 wallets included).
     function release(LockTerms calldata terms, bytes calldata authorization) external;
 
+    /// @notice Pays several locked payments to their payees at once, all or none; each is checked
+    /// exactly as `release` checks it and emits its own `Released`.
+    /// @param terms At most `MAX_BATCH_SIZE` payments' terms, each as it was locked.
+    /// @param authorizations One per payment, in the same order, each what `release` takes for it.
+    function releaseBatch(LockTerms[] calldata terms, bytes[] calldata authorizations) external;
+
     /// @notice Returns a locked payment's tokens to its payer once it has expired. Anyone may call.
     /// @param terms The terms the payment was locked under.
     function refund(LockTerms calldata terms) external;
+
+    /// @notice Refunds several expired payments at once, all or none; each is checked exactly as
+    /// `refund` checks it and emits its own `Refunded`. Anyone may call.
+    /// @param terms At most `MAX_BATCH_SIZE` payments' terms, each as it was locked.
+    function refundBatch(LockTerms[] calldata terms) external;
 
     /// @notice Releases two locked legs in two currencies in one step, or neither.
     /// @dev Each leg must name the other as its `linkedUetr`, the legs must be in two tokens, and the

@@ -22,7 +22,7 @@ contract SettlementEscrow is ISettlementEscrow, AccessControl, Pausable, Reentra
     bytes32 public constant ATTESTER_ROLE = keccak256("ATTESTER_ROLE");
     bytes32 public constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
 
-    /// @notice Most payments one `lockBatch` may carry.
+    /// @notice Most payments one batch call (`lockBatch`, `lockBatchFor`, `releaseBatch`, `refundBatch`) may carry.
     uint256 public constant MAX_BATCH_SIZE = 100;
     /// @notice Latest expiry a lock may have, counted from its block.
     uint64 public constant MAX_LOCK_DURATION = 30 days;
@@ -87,27 +87,42 @@ contract SettlementEscrow is ISettlementEscrow, AccessControl, Pausable, Reentra
 
     /// @inheritdoc ISettlementEscrow
     function release(LockTerms calldata terms, bytes calldata authorization) external whenNotPaused nonReentrant {
-        bytes32 termsHash = _requireReleasable(terms);
-        if (terms.linkedUetr != bytes16(0)) revert LinkedLegRequiresPvP(terms.uetr, terms.linkedUetr);
-        if (terms.hashlock != bytes32(0)) {
-            _requirePreimage(terms.uetr, terms.hashlock, authorization);
-        } else {
-            bytes32 digest = _hashTypedDataV4(keccak256(abi.encode(RELEASE_TYPEHASH, terms.uetr, termsHash)));
-            if (!_isAttesterOrPayee(digest, authorization, terms.payee)) revert InvalidAttestation(terms.uetr);
-        }
-        _registry.checkActiveBank(terms.payee);
-        _payments[terms.uetr] = _RELEASED;
-        emit Released(terms.uetr, _msgSender());
+        _release(terms, authorization);
         IERC20(terms.token).safeTransfer(terms.payee, terms.amount);
     }
 
     /// @inheritdoc ISettlementEscrow
+    function releaseBatch(
+        LockTerms[] calldata terms,
+        bytes[] calldata authorizations
+    ) external whenNotPaused nonReentrant {
+        _requireBatchSize(terms.length);
+        if (authorizations.length != terms.length) revert BatchLengthMismatch(terms.length, authorizations.length);
+        for (uint256 i = 0; i < terms.length; ++i) {
+            _release(terms[i], authorizations[i]);
+        }
+        // Checks and effects of every payment before any transfer: checks-effects-interactions over
+        // the whole batch, not per payment.
+        for (uint256 i = 0; i < terms.length; ++i) {
+            IERC20(terms[i].token).safeTransfer(terms[i].payee, terms[i].amount);
+        }
+    }
+
+    /// @inheritdoc ISettlementEscrow
     function refund(LockTerms calldata terms) external whenNotPaused nonReentrant {
-        _requireLocked(terms);
-        if (block.timestamp < terms.expiry) revert LockNotExpired(terms.uetr, terms.expiry);
-        _payments[terms.uetr] = _REFUNDED;
-        emit Refunded(terms.uetr, _msgSender());
+        _refund(terms);
         IERC20(terms.token).safeTransfer(terms.payer, terms.amount);
+    }
+
+    /// @inheritdoc ISettlementEscrow
+    function refundBatch(LockTerms[] calldata terms) external whenNotPaused nonReentrant {
+        _requireBatchSize(terms.length);
+        for (uint256 i = 0; i < terms.length; ++i) {
+            _refund(terms[i]);
+        }
+        for (uint256 i = 0; i < terms.length; ++i) {
+            IERC20(terms[i].token).safeTransfer(terms[i].payer, terms[i].amount);
+        }
     }
 
     /// @inheritdoc ISettlementEscrow
@@ -234,6 +249,29 @@ contract SettlementEscrow is ISettlementEscrow, AccessControl, Pausable, Reentra
             request.linkedUetr
         );
         IERC20(request.token).safeTransferFrom(payer, address(this), request.amount);
+    }
+
+    /// @dev Checks and records one release; the caller pays the payee out afterwards.
+    function _release(LockTerms calldata terms, bytes calldata authorization) private {
+        bytes32 termsHash = _requireReleasable(terms);
+        if (terms.linkedUetr != bytes16(0)) revert LinkedLegRequiresPvP(terms.uetr, terms.linkedUetr);
+        if (terms.hashlock != bytes32(0)) {
+            _requirePreimage(terms.uetr, terms.hashlock, authorization);
+        } else {
+            bytes32 digest = _hashTypedDataV4(keccak256(abi.encode(RELEASE_TYPEHASH, terms.uetr, termsHash)));
+            if (!_isAttesterOrPayee(digest, authorization, terms.payee)) revert InvalidAttestation(terms.uetr);
+        }
+        _registry.checkActiveBank(terms.payee);
+        _payments[terms.uetr] = _RELEASED;
+        emit Released(terms.uetr, _msgSender());
+    }
+
+    /// @dev Checks and records one refund; the caller pays the payer back afterwards.
+    function _refund(LockTerms calldata terms) private {
+        _requireLocked(terms);
+        if (block.timestamp < terms.expiry) revert LockNotExpired(terms.uetr, terms.expiry);
+        _payments[terms.uetr] = _REFUNDED;
+        emit Refunded(terms.uetr, _msgSender());
     }
 
     function _requireReleasable(LockTerms calldata terms) private view returns (bytes32 termsHash) {

@@ -30,6 +30,7 @@ import { buildMerkleTree } from "../../server/settlement/merkle";
 
 const NETTING_BANKS = 10;
 const NETTING_SIZES = [10, 100, 1000];
+const RELEASE_BATCH_SIZE = 100;
 const TARGET_LOCK_PLUS_RELEASE = 125_000;
 const TARGET_NETTING_PER_PAYMENT_AT_1000 = 1_000;
 
@@ -128,6 +129,26 @@ async function main(): Promise<void> {
   }));
   const lockBatch10PerPayment = Math.round((await gasOf(escrow.connect(payer).lockBatch(batch))) / batch.length);
 
+  // The relay's shape: attested releases, as many as one batch carries.
+  const releaseBatchExpiry = BigInt((await time.latest()) + 3600);
+  const releaseBatchTerms: LockTerms[] = Array.from({ length: RELEASE_BATCH_SIZE }, () => ({
+    uetr: randomUetr(),
+    payer: payer.address,
+    payee: payee.address,
+    token: gbp.target as string,
+    amount: 1_000n,
+    expiry: releaseBatchExpiry,
+    hashlock: ZERO_BYTES32,
+    linkedUetr: ZERO_BYTES16,
+  }));
+  await (await escrow.connect(payer).lockBatch(releaseBatchTerms.map(({ payer: _, ...request }) => request))).wait();
+  const releaseAttestations = await Promise.all(
+    releaseBatchTerms.map((terms) => admin.signTypedData(escrowTypedDomain, RELEASE_TYPES, { uetr: terms.uetr, termsHash: hashLockTerms(terms) })),
+  );
+  const releaseBatch100PerPayment = Math.round(
+    (await gasOf(escrow.connect(admin).releaseBatch(releaseBatchTerms, releaseAttestations))) / RELEASE_BATCH_SIZE,
+  );
+
   const naiveArtifact = compileStandalone(path.join(__dirname, "NaiveHtlc.sol"), "NaiveHtlc");
   const naive = await new ContractFactory(naiveArtifact.abi as never, naiveArtifact.bytecode, admin).deploy();
   await naive.waitForDeployment();
@@ -185,6 +206,7 @@ async function main(): Promise<void> {
     refund,
     settlePvP,
     lockBatch10PerPayment,
+    releaseBatch100PerPayment,
     naiveHtlcLockPlusClaim,
     netting: nettingResults,
   };
@@ -205,12 +227,14 @@ async function main(): Promise<void> {
     refund: { gas: refund },
     settlePvP: { gas: settlePvP },
     lockBatch10PerPayment: { gas: lockBatch10PerPayment },
+    releaseBatch100PerPayment: { gas: releaseBatch100PerPayment },
     "lock + releaseHashlock": { gas: lockPlusRelease },
     naiveHtlcLockPlusClaim: { gas: naiveHtlcLockPlusClaim },
   });
   console.log(`lock + releaseHashlock vs naive HTLC lock + claim: ${(lockPlusRelease / naiveHtlcLockPlusClaim).toFixed(3)}x`);
   console.log(`lock + releaseHashlock vs two ERC-20 transfers to existing holders: ${(lockPlusRelease / (2 * erc20TransferExistingHolder)).toFixed(3)}x`);
   console.log(`lockBatch (10) per payment vs single lock: ${(lockBatch10PerPayment / lock).toFixed(3)}x`);
+  console.log(`releaseBatch (${RELEASE_BATCH_SIZE}, attested) per payment vs single attested release: ${(releaseBatch100PerPayment / releaseAttested).toFixed(3)}x`);
   console.log(`\nNetted settlement among ${NETTING_BANKS} banks, one currency:`);
   console.table(nettingResults);
   for (const [name, target] of Object.entries(targets)) {

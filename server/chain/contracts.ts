@@ -103,6 +103,12 @@ function looksLikeRevert(error: unknown): boolean {
   return typeof record.message === "string" && /execution reverted|VM Exception/i.test(record.message);
 }
 
+/** A payment's terms and what `release` takes to pay it out (here always an attestation). */
+export interface AuthorizedRelease {
+  terms: LockTerms;
+  authorization: string;
+}
+
 /** A call ready to sign: the escrow, its calldata and a gas limit with headroom. */
 export interface PreparedCall {
   to: string;
@@ -114,18 +120,26 @@ export type Preflight = { ok: true; call: PreparedCall } | { ok: false; revert: 
 
 /**
  * The escrow calls the submitter makes, each checked before it is signed: with eth_estimateGas, or,
- * once a call of the same shape was estimated, with one eth_call at the gas limit it needed.
+ * once a call of the same function was estimated, with one eth_call at the gas limit it needed
+ * (scaled to the batch's size).
  */
 export interface EscrowCalls {
   /** PaymentState as a number: 0 None, 1 Locked, 2 Released, 3 Refunded. */
   paymentState(uetr: string): Promise<bigint>;
   lockData(lock: LockIntentPayload): string;
   lockBatchData(locks: LockIntentPayload[]): string;
-  /** release(terms, attestation): the signer signs the EIP-712 Release attestation. */
-  releaseData(terms: LockTerms): Promise<string>;
+  /** The signer's EIP-712 Release attestation of a payment's terms. */
+  attest(terms: LockTerms): Promise<string>;
+  releaseData(release: AuthorizedRelease): string;
+  releaseBatchData(releases: AuthorizedRelease[]): string;
   refundData(terms: LockTerms): string;
-  /** Checks the call as the signer and sets its gas limit; a revert is a value, any other failure (RPC) is thrown. */
-  preflight(data: string): Promise<Preflight>;
+  refundBatchData(terms: LockTerms[]): string;
+  /**
+   * Checks the call as the signer and sets its gas limit; a revert is a value, any other failure
+   * (RPC) is thrown. `smaller`: the same function with a couple of the batch's payments, whose gas
+   * is searched instead when no gas of the function is known yet.
+   */
+  preflight(data: string, smaller?: () => string): Promise<Preflight>;
   /** Why a mined transaction reverted, by re-running it with eth_call at its block. */
   replayRevert(tx: { raw: string }, blockNumber: number): Promise<string>;
 }
@@ -147,52 +161,90 @@ export function createEscrowCalls(deps: { provider: Provider; escrowAddress: str
   const { provider, escrowAddress, signer } = deps;
   const escrow = SettlementEscrow__factory.connect(escrowAddress, provider);
   let chainId: bigint | null = null;
-  /** The largest gas limit (estimate with headroom) seen per call shape. */
+  /** The gas limit per call shape: an estimate with headroom, or a guess an eth_call proved enough. */
   const gasLimits = new Map<string, bigint>();
   /** The first estimate of a shape, while it runs. */
   const estimating = new Map<string, Promise<bigint>>();
+
+  function remember(shape: string, gasLimit: bigint): void {
+    if (gasLimits.size >= MAX_GAS_SHAPES) gasLimits.clear();
+    gasLimits.set(shape, gasLimit);
+  }
+
+  /**
+   * A gas limit to try for a shape never seen, from the known shape of the same function nearest in
+   * length, scaled by length: batches of one function differ mostly in how many payments they carry,
+   * and the headroom covers their shared fixed cost. Only a guess, proven by one eth_call before it
+   * is used: a batch size seen for the first time then costs no eth_estimateGas search.
+   */
+  function guessGasLimit(data: string): bigint | undefined {
+    const selector = data.slice(0, 10);
+    let nearest: { length: number; gasLimit: bigint } | undefined;
+    for (const [shape, gasLimit] of gasLimits) {
+      const [shapeSelector, shapeLength] = shape.split(":");
+      const length = Number(shapeLength);
+      if (shapeSelector !== selector) continue;
+      if (!nearest || Math.abs(length - data.length) < Math.abs(nearest.length - data.length)) nearest = { length, gasLimit };
+    }
+    if (!nearest) return undefined;
+    return (nearest.gasLimit * BigInt(data.length) + BigInt(nearest.length - 1)) / BigInt(nearest.length);
+  }
+
+  /** eth_estimateGas with headroom, remembered for the call's shape; a revert is thrown. */
+  async function estimate(data: string, known: bigint | undefined): Promise<bigint> {
+    const shape = callShape(data);
+    const estimated = provider.estimateGas({ from: signer.address, to: escrowAddress, data });
+    if (known === undefined && !estimating.has(shape)) {
+      estimating.set(shape, estimated);
+      void estimated.finally(() => estimating.delete(shape)).catch(() => undefined);
+    }
+    const gasLimit = ((await estimated) * (100n + GAS_HEADROOM_PERCENT)) / 100n;
+    remember(shape, known !== undefined && known > gasLimit ? known : gasLimit);
+    return gasLimit;
+  }
 
   return {
     paymentState: (uetr) => escrow.paymentState(uetr),
     lockData: (lock) => escrowInterface.encodeFunctionData("lockFor", [lock.payer, toLockRequest(lock)]),
     lockBatchData: (locks) =>
       escrowInterface.encodeFunctionData("lockBatchFor", [locks.map((l) => ({ payer: l.payer, request: toLockRequest(l) }))]),
-    async releaseData(terms) {
+    async attest(terms) {
       chainId ??= (await provider.getNetwork()).chainId;
       const value = { uetr: terms.uetr, termsHash: hashLockTerms(terms) };
-      const attestation = await signer.signTypedData(escrowDomain(chainId, escrowAddress), RELEASE_TYPES, value);
-      return escrowInterface.encodeFunctionData("release", [terms, attestation]);
+      return signer.signTypedData(escrowDomain(chainId, escrowAddress), RELEASE_TYPES, value);
     },
+    releaseData: (r) => escrowInterface.encodeFunctionData("release", [r.terms, r.authorization]),
+    releaseBatchData: (releases) =>
+      escrowInterface.encodeFunctionData("releaseBatch", [releases.map((r) => r.terms), releases.map((r) => r.authorization)]),
     refundData: (terms) => escrowInterface.encodeFunctionData("refund", [terms]),
-    async preflight(data) {
+    refundBatchData: (terms) => escrowInterface.encodeFunctionData("refundBatch", [terms]),
+    async preflight(data, smaller) {
       const shape = callShape(data);
       // Calls of a shape never seen, checked together (a batch of releases), wait for the first
       // one's estimate rather than all searching at once.
       const first = estimating.get(shape);
       if (first && !gasLimits.has(shape)) await first.catch(() => undefined);
+      // The first batch of a function: searching the gas of a couple of its payments re-executes
+      // far less than searching the whole batch's, and scales to it. A refusal shows below.
+      if (smaller && guessGasLimit(data) === undefined) await estimate(smaller(), undefined).catch(() => undefined);
       const known = gasLimits.get(shape);
-      if (known !== undefined) {
+      const candidate = known ?? guessGasLimit(data);
+      if (candidate !== undefined) {
         // A call of this shape needed at most `known` (with headroom) before: one eth_call with that
         // limit proves this one fits it too, at a fraction of eth_estimateGas's search (which
         // re-executes the call many times). Any failure is judged by estimating instead: short of
         // gas, a call can fail with a contract error too (a token transfer starved of gas).
-        const fits = await provider.call({ from: signer.address, to: escrowAddress, data, gasLimit: known }).then(
+        const fits = await provider.call({ from: signer.address, to: escrowAddress, data, gasLimit: candidate }).then(
           () => true,
           () => false,
         );
-        if (fits) return { ok: true, call: { to: escrowAddress, data, gasLimit: known } };
+        if (fits) {
+          if (known === undefined) remember(shape, candidate);
+          return { ok: true, call: { to: escrowAddress, data, gasLimit: candidate } };
+        }
       }
       try {
-        const estimated = provider.estimateGas({ from: signer.address, to: escrowAddress, data });
-        if (known === undefined && !estimating.has(shape)) {
-          estimating.set(shape, estimated);
-          void estimated.finally(() => estimating.delete(shape)).catch(() => undefined);
-        }
-        const estimate = await estimated;
-        const gasLimit = (estimate * (100n + GAS_HEADROOM_PERCENT)) / 100n;
-        if (gasLimits.size >= MAX_GAS_SHAPES) gasLimits.clear();
-        gasLimits.set(shape, known !== undefined && known > gasLimit ? known : gasLimit);
-        return { ok: true, call: { to: escrowAddress, data, gasLimit } };
+        return { ok: true, call: { to: escrowAddress, data, gasLimit: await estimate(data, known) } };
       } catch (error) {
         const revert = decodeRevert(error);
         if (revert) return { ok: false, revert };

@@ -80,7 +80,10 @@ type Header = Pick<IndexerBlocksTable, "number" | "hash" | "parent_hash">;
 type EventName = "Locked" | "Released" | "Refunded";
 
 const EVENT_NAMES: readonly EventName[] = ["Locked", "Released", "Refunded"];
-const EVENT_TOPICS = EVENT_NAMES.map((name) => escrowInterface.getEvent(name)!.topicHash);
+const EVENT_FRAGMENTS = EVENT_NAMES.map((name) => escrowInterface.getEvent(name)!);
+const EVENT_TOPICS = EVENT_FRAGMENTS.map((fragment) => fragment.topicHash);
+// Interface.parseLog would look the event up by hashing every event signature of the ABI, per log.
+const FRAGMENT_BY_TOPIC = new Map(EVENT_FRAGMENTS.map((fragment) => [fragment.topicHash, fragment]));
 // Any constant shared by the relay's processes: serializes their indexer transactions on PostgreSQL.
 const INDEXER_LOCK_KEY = 0x636f7272; // "corr"
 
@@ -263,15 +266,16 @@ export function createChainIndexer(deps: ChainIndexerDeps): ChainIndexer {
 }
 
 function toEventRow(log: Log): ChainEventsTable {
-  const parsed = escrowInterface.parseLog({ topics: [...log.topics], data: log.data })!;
-  const args = Object.fromEntries(parsed.fragment.inputs.map((input, k) => [input.name, String(parsed.args[k])]));
+  const fragment = FRAGMENT_BY_TOPIC.get(log.topics[0])!;
+  const decoded = escrowInterface.decodeEventLog(fragment, log.data, log.topics);
+  const args = Object.fromEntries(fragment.inputs.map((input, k) => [input.name, String(decoded[k])]));
   return {
     id: `${log.blockHash}:${log.index}`,
     block_number: log.blockNumber,
     block_hash: log.blockHash,
     tx_hash: log.transactionHash,
     log_index: log.index,
-    name: parsed.name,
+    name: fragment.name,
     uetr: bytes16ToUetr(args.uetr),
     args: JSON.stringify(args),
   };

@@ -1,4 +1,4 @@
-import { Transaction, type Provider, type TransactionReceipt, type Wallet } from "ethers";
+import { Transaction, keccak256, type Provider, type TransactionReceipt, type Wallet } from "ethers";
 import type { Db } from "../db/database";
 import type { ChainTransactionsTable } from "../db/schema";
 import type { PreparedCall } from "./contracts";
@@ -123,7 +123,7 @@ export function createNonceManager(deps: {
     tx.signature = signer.signingKey.sign(tx.unsignedHash);
     const raw = tx.serialized;
     const attempt: TxAttempt = {
-      hash: tx.hash!,
+      hash: keccak256(raw), // what tx.hash computes, without serializing a batch's calldata once more
       signer: address,
       nonce: Number(tx.nonce),
       raw,

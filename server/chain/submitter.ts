@@ -2,19 +2,10 @@ import { randomUUID } from "node:crypto";
 import type { ExpressionBuilder, Kysely } from "kysely";
 import type { Provider, Wallet } from "ethers";
 import type { Db, Dialect } from "../db/database";
-import type { ChainIntentsTable, Database } from "../db/schema";
+import type { Database } from "../db/schema";
 import type { PaymentService } from "../payments/types";
-import { payloadToTerms, type LockIntentPayload, type TermsIntentPayload } from "./outbox";
-import { ZERO_BYTES32 } from "./typed-data";
-import {
-  createEscrowCalls,
-  createPoller,
-  silentLogger,
-  type ChainLogger,
-  type DecodedRevert,
-  type EscrowCalls,
-  type PreparedCall,
-} from "./contracts";
+import { createEscrowCalls, createPoller, silentLogger, type ChainLogger, type EscrowCalls, type PreparedCall } from "./contracts";
+import { sendLocks, sendTermsIntents, type Intent, type IntentActions, type IntentPatch } from "./intent-senders";
 import { bumpFees, createNonceManager, type Fees, type NonceOutcome, type TxAttempt } from "./nonce-manager";
 
 /**
@@ -40,7 +31,7 @@ export interface ChainSubmitterDeps {
   /** Unique per process; it prefixes lease tokens so that leases can be traced to their holder. */
   workerId: string;
   leaseMs: number;
-  /** Most intents claimed per run, and most locks in one lockBatchFor (the escrow allows 100). */
+  /** Most intents claimed per run, and most payments in one batch call (the escrow allows 100). */
   batchSize: number;
   now?: () => number;
   logger?: ChainLogger;
@@ -57,9 +48,13 @@ export interface ChainSubmitterDeps {
 }
 
 export interface ChainSubmitter {
-  /** Handles due work once; resolves to the number of intents it claimed. */
+  /**
+   * Handles due work once; resolves to the number of intents it claimed. A transaction it sent may
+   * still be on its way to the node: the next run that checks it, and `stop`, wait for that.
+   */
   runOnce(): Promise<number>;
   start(intervalMs: number): void;
+  /** Stops the runs and waits for the last broadcasts. */
   stop(): Promise<void>;
 }
 
@@ -79,17 +74,14 @@ export class SubmitterRunError extends Error {
   }
 }
 
-type Intent = ChainIntentsTable;
-type IntentPatch = Partial<Pick<Intent, "status" | "attempts" | "next_attempt_at" | "tx_hash" | "last_error">>;
-
-const PAYMENT_STATE = { None: 0n, Locked: 1n, Released: 2n, Refunded: 3n } as const;
-const MAX_LOCK_BATCH = 100;
+/** The escrow's MAX_BATCH_SIZE. */
+const MAX_BATCH = 100;
 
 export function createChainSubmitter(deps: ChainSubmitterDeps): ChainSubmitter {
   const { db, dialect, provider, signer, payments, leaseMs } = deps;
   const now = deps.now ?? Date.now;
   const logger = deps.logger ?? silentLogger;
-  const batchSize = Math.max(1, Math.min(deps.batchSize, MAX_LOCK_BATCH));
+  const batchSize = Math.max(1, Math.min(deps.batchSize, MAX_BATCH));
   const stuckAfterMs = deps.stuckAfterMs ?? 120_000;
   const receiptPollMs = deps.receiptPollMs ?? 2_000;
   const retryBaseMs = deps.retry?.baseMs ?? 5_000;
@@ -214,8 +206,22 @@ export function createChainSubmitter(deps: ChainSubmitterDeps): ChainSubmitter {
 
   // ----- sending -----------------------------------------------------------------------------
 
-  async function submit(intents: Intent[], call: PreparedCall, token: string): Promise<void> {
-    await broadcast(await signAndStore(intents, call, token, await nonces.suggestFees()));
+  /** The senders' view of this run's leases. */
+  function intentActions(token: string): IntentActions {
+    // Fetched while the calls are preflighted; one suggestion serves every transaction of the run.
+    const fees = nonces.suggestFees();
+    fees.catch(() => undefined); // a failure is reported by the submit that needed the fees
+    return {
+      escrow,
+      settle: (intents, patch) => settle(db, intents, token, patch),
+      retryOrGiveUp: (intent, reason) => retryOrGiveUp(intent, token, reason),
+      rejectLock: (intent, reason) =>
+        db.transaction().execute(async (trx) => {
+          await payments.markRejected(trx, intent.uetr, reason);
+          await settle(trx, [intent], token, { status: "failed", attempts: intent.attempts + 1, last_error: reason });
+        }),
+      submit: async (intents, call) => void broadcast(await signAndStore(intents, call, token, await fees)),
+    };
   }
 
   /** Signs with the next nonce and records it, the intents sent and the payments submitted, at once. */
@@ -230,106 +236,20 @@ export function createChainSubmitter(deps: ChainSubmitterDeps): ChainSubmitter {
     });
   }
 
-  async function broadcast(attempt: TxAttempt): Promise<void> {
-    const error = await nonces.broadcast(attempt);
-    // Stored, so not lost: the next check of the transaction rebroadcasts it.
-    if (error) logger.warn({ hash: attempt.hash, nonce: attempt.nonce, err: error.message }, "broadcast failed; will retry");
-  }
-
-  // ----- locks -------------------------------------------------------------------------------
-
-  async function processLocks(intents: Intent[], token: string): Promise<void> {
-    if (intents.length === 0) return;
-    const states = await Promise.all(intents.map((i) => escrow.paymentState(lockPayload(i).request.uetr)));
-    const existing = intents.filter((_, k) => states[k] !== PAYMENT_STATE.None);
-    await settle(db, existing, token, { status: "done", last_error: null }); // a lock already on chain is done
-    const live = intents.filter((_, k) => states[k] === PAYMENT_STATE.None);
-    if (live.length === 0) return;
-
-    if (live.length > 1) {
-      const batch = await escrow.preflight(escrow.lockBatchData(live.map(lockPayload)));
-      if (batch.ok) return submit(live, batch.call, token);
-    }
-    // The batch would revert (or it is a single lock): try each alone to find the refused ones.
-    const singles = await Promise.all(live.map((i) => escrow.preflight(escrow.lockData(lockPayload(i)))));
-    const accepted: { intent: Intent; call: PreparedCall }[] = [];
-    for (const [k, result] of singles.entries()) {
-      if (result.ok) accepted.push({ intent: live[k], call: result.call });
-      else await refuseLock(live[k], result.revert, token);
-    }
-    await submitAccepted(accepted, token);
-  }
-
-  async function submitAccepted(accepted: { intent: Intent; call: PreparedCall }[], token: string): Promise<void> {
-    if (accepted.length > 1) {
-      const intents = accepted.map((a) => a.intent);
-      const batch = await escrow.preflight(escrow.lockBatchData(intents.map(lockPayload)));
-      if (batch.ok) return submit(intents, batch.call, token);
-    }
-    // Each passes alone but not together (e.g. a shared allowance): send them one by one.
-    for (const { intent, call } of accepted) await submit([intent], call, token);
-  }
-
-  async function refuseLock(intent: Intent, revert: DecodedRevert, token: string): Promise<void> {
-    if (revert.name === "PaymentAlreadyExists") return settle(db, [intent], token, { status: "done", last_error: null });
-    if (revert.name === "EnforcedPause") return retryOrGiveUp(intent, token, revert.reason); // the escrow resumes
-    await db.transaction().execute(async (trx) => {
-      await payments.markRejected(trx, intent.uetr, revert.reason);
-      await settle(trx, [intent], token, { status: "failed", attempts: intent.attempts + 1, last_error: revert.reason });
-    });
-  }
-
-  // ----- release and refund ------------------------------------------------------------------
-
   /**
-   * Releases and refunds, one transaction each. Their checks against the chain (state, attestation,
-   * preflight) run concurrently; then each accepted call gets the next nonce and is stored, and the
-   * stored transactions are broadcast one after another in nonce order (a node that mines on
-   * arrival refuses a nonce ahead of the next one), each as soon as it is stored.
+   * Broadcasts one after another in the order they were stored, which is nonce order (a node that
+   * mines on arrival refuses a nonce ahead of the next one). A new transaction's broadcast is not
+   * waited for: the next run claims, encodes and signs while the node takes this one in.
    */
-  async function processTermsIntents(intents: Intent[], token: string, guarded: Guard): Promise<void> {
-    if (intents.length === 0) return;
-    const checks = intents.map(async (intent) => {
-      let call: PreparedCall | undefined;
-      await guarded([intent], async () => {
-        call = await prepareTerms(intent, token);
-      });
-      return call;
-    });
-    const fees = nonces.suggestFees();
-    fees.catch(() => undefined); // a failure is reported by the intents that needed the fees
-    // In order, each as soon as its check is back: signed and stored, then broadcast once the one
-    // before it was sent, while the next is signed.
-    let sending = Promise.resolve();
-    for (const [k, intent] of intents.entries()) {
-      const call = await checks[k];
-      if (!call) continue;
-      await guarded([intent], async () => {
-        const attempt = await signAndStore([intent], call, token, await fees);
-        sending = sending.then(() => broadcast(attempt));
-      });
-    }
-    await sending;
-  }
+  let sending: Promise<void> = Promise.resolve();
 
-  /** The release or refund call to send, or undefined when the intent was settled here instead. */
-  async function prepareTerms(intent: Intent, token: string): Promise<PreparedCall | undefined> {
-    const terms = payloadToTerms(JSON.parse(intent.payload) as TermsIntentPayload);
-    const state = await escrow.paymentState(terms.uetr);
-    const wanted = intent.kind === "release" ? PAYMENT_STATE.Released : PAYMENT_STATE.Refunded;
-    if (state === wanted) return void (await settle(db, [intent], token, { status: "done", last_error: null }));
-    if (state === PAYMENT_STATE.None) return void (await retryOrGiveUp(intent, token, "payment not locked on chain")); // lock in flight?
-    if (state !== PAYMENT_STATE.Locked) {
-      const outcome = state === PAYMENT_STATE.Released ? "released" : "refunded";
-      return void (await settle(db, [intent], token, { status: "failed", last_error: `payment already ${outcome}` }));
-    }
-    if (intent.kind === "release" && terms.hashlock !== ZERO_BYTES32) {
-      return void (await settle(db, [intent], token, { status: "failed", last_error: "hashlocked payment: the relay holds no preimage" }));
-    }
-    const data = intent.kind === "release" ? await escrow.releaseData(terms) : escrow.refundData(terms);
-    const result = await escrow.preflight(data);
-    if (!result.ok) return void (await retryOrGiveUp(intent, token, result.revert.reason));
-    return result.call;
+  function broadcast(attempt: TxAttempt): Promise<void> {
+    sending = sending.then(async () => {
+      const error = await nonces.broadcast(attempt);
+      // Stored, so not lost: the next check of the transaction rebroadcasts it.
+      if (error) logger.warn({ hash: attempt.hash, nonce: attempt.nonce, err: error.message }, "broadcast failed; will retry");
+    });
+    return sending;
   }
 
   // ----- sent transactions -------------------------------------------------------------------
@@ -401,6 +321,7 @@ export function createChainSubmitter(deps: ChainSubmitterDeps): ChainSubmitter {
     };
 
     const sent = await claimSentGroups(token);
+    if (sent.length > 0) await sending; // their receipts are looked for once they were broadcast
     // Looked up concurrently, then acted on one group at a time, oldest nonce first (rebroadcasts
     // and replacements reach the node in nonce order).
     const groups = groupBy(sent, (i) => i.tx_hash!);
@@ -417,9 +338,13 @@ export function createChainSubmitter(deps: ChainSubmitterDeps): ChainSubmitter {
     checkable.sort((a, b) => nonceOf(a.found) - nonceOf(b.found));
     for (const { group, found } of checkable) await guarded(group, () => checkSent(group, token, found));
     const pending = await claimPending(token);
-    const locks = pending.filter((i) => i.kind === "lock");
-    await guarded(locks, () => processLocks(locks, token));
-    await processTermsIntents(pending.filter((i) => i.kind !== "lock"), token, guarded);
+    if (pending.length > 0) {
+      const actions = intentActions(token);
+      const locks = pending.filter((i) => i.kind === "lock");
+      const terms = pending.filter((i) => i.kind !== "lock");
+      await guarded(locks, () => sendLocks(actions, locks));
+      await guarded(terms, () => sendTermsIntents(actions, terms));
+    }
 
     if (errors.length > 0) throw new SubmitterRunError(errors);
     return sent.length + pending.length;
@@ -442,17 +367,20 @@ export function createChainSubmitter(deps: ChainSubmitterDeps): ChainSubmitter {
   }
 
   const poller = createPoller("chain submitter", runOnce, logger);
-  return { runOnce, start: poller.start, stop: poller.stop };
+  return {
+    runOnce,
+    start: poller.start,
+    async stop() {
+      await poller.stop();
+      await sending;
+    },
+  };
 }
 
 /** Runs work on intents; a failure is recorded and the intents are let go with backoff. */
 type Guard = (intents: Intent[], work: () => Promise<void>) => Promise<void>;
 
 const nonceOf = (found: { attempts: TxAttempt[] }) => found.attempts[0]?.nonce ?? Number.MAX_SAFE_INTEGER;
-
-function lockPayload(intent: Intent): LockIntentPayload {
-  return JSON.parse(intent.payload) as LockIntentPayload;
-}
 
 function groupBy<T>(items: T[], key: (item: T) => string): T[][] {
   const groups = new Map<string, T[]>();

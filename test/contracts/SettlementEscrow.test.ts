@@ -1146,6 +1146,228 @@ describe("SettlementEscrow", () => {
 
   // -------------------------------------------------------------------------------------------
 
+  describe("releaseBatch", () => {
+    /** Locks `count` attested payments alice pays bob, and the admin's attestation of each. */
+    async function attestedBatch(ctx: Ctx, count: number, overrides: Partial<LockRequestInput> = {}) {
+      const requests = await Promise.all(Array.from({ length: count }, () => lockRequest(ctx.bob, ctx.gbp, { amount: 100n, ...overrides })));
+      await ctx.escrow.connect(ctx.alice).lockBatch(requests);
+      const terms = requests.map((request) => termsOf(request, ctx.alice));
+      const authorizations = await Promise.all(terms.map((t) => signRelease(ctx, ctx.admin, t)));
+      return { terms, authorizations };
+    }
+
+    async function expectBatchRevert(
+      ctx: Ctx,
+      terms: LockTerms[],
+      authorizations: string[],
+      contract: { interface: any },
+      error: string,
+      ...args: unknown[]
+    ): Promise<void> {
+      await expectRevertWithoutEffect(
+        ctx,
+        terms.map((t) => t.uetr),
+        () => ctx.escrow.connect(ctx.outsider).releaseBatch(terms, authorizations),
+        contract,
+        error,
+        ...args,
+      );
+    }
+
+    it("releases payments authorized by preimage, attester, payee and ERC-1271 wallet, one Released event each", async () => {
+      const base = await setup();
+      const owner = await spareSigner(0);
+      const wallet = await new ERC1271WalletMock__factory(owner).deploy(owner);
+      await base.registry.registerParticipant(wallet, "WLLTGB2LXXX");
+      await base.registry.setLimits(wallet, base.gbp, 1_000_000n, 1_000_000n);
+      const ctx: Ctx = { ...base, holders: [...base.holders, wallet] };
+      const secret = newSecret();
+      const hashlocked = await lockPayment(ctx, { amount: 1_000n, hashlock: secret.hashlock });
+      const attested = await lockAs(ctx, ctx.alice, await lockRequest(ctx.carol, ctx.jpy, { amount: 2_000n }));
+      const payeeSigned = await lockPayment(ctx, { amount: 3_000n });
+      const toWallet = await lockPayment(ctx, { amount: 4_000n, payee: wallet.target as string });
+      const terms = [hashlocked, attested, payeeSigned, toWallet];
+      const authorizations = [
+        secret.preimage,
+        await signRelease(ctx, ctx.admin, attested),
+        await signRelease(ctx, ctx.bob, payeeSigned),
+        await signRelease(ctx, owner, toWallet),
+      ];
+      const tx = ctx.escrow.connect(ctx.outsider).releaseBatch(terms, authorizations);
+      for (const t of terms) await expect(tx).to.emit(ctx.escrow, "Released").withArgs(t.uetr, ctx.outsider.address);
+      await expect(tx).to.changeTokenBalances(ctx.gbp, [ctx.escrow, ctx.bob, wallet, ctx.alice], [-8_000n, 4_000n, 4_000n, 0n]);
+      await expect(tx).to.changeTokenBalances(ctx.jpy, [ctx.escrow, ctx.carol, ctx.alice], [-2_000n, 2_000n, 0n]);
+      for (const t of terms) expect(await ctx.escrow.paymentState(t.uetr)).to.equal(State.Released);
+    });
+
+    it("accepts exactly MAX_BATCH_SIZE payments", async () => {
+      const ctx = await setup();
+      const { terms, authorizations } = await attestedBatch(ctx, MAX_BATCH_SIZE);
+      const tx = ctx.escrow.connect(ctx.outsider).releaseBatch(terms, authorizations);
+      await expect(tx).to.changeTokenBalances(ctx.gbp, [ctx.escrow, ctx.bob], [-100n * BigInt(MAX_BATCH_SIZE), 100n * BigInt(MAX_BATCH_SIZE)]);
+      for (const t of terms) expect(await ctx.escrow.paymentState(t.uetr)).to.equal(State.Released);
+    });
+
+    it("reverts with EmptyBatch for no payments", async () => {
+      const ctx = await setup();
+      await expectBatchRevert(ctx, [], [], ctx.escrow, "EmptyBatch");
+    });
+
+    it("reverts with BatchTooLarge for MAX_BATCH_SIZE + 1 payments", async () => {
+      const ctx = await setup();
+      const { terms, authorizations } = await attestedBatch(ctx, MAX_BATCH_SIZE);
+      const extra = await lockPayment(ctx);
+      await expectBatchRevert(
+        ctx,
+        [...terms, extra],
+        [...authorizations, await signRelease(ctx, ctx.admin, extra)],
+        ctx.escrow,
+        "BatchTooLarge",
+        MAX_BATCH_SIZE + 1,
+        MAX_BATCH_SIZE,
+      );
+    });
+
+    it("reverts with BatchLengthMismatch when the authorizations do not pair with the terms", async () => {
+      const ctx = await setup();
+      const { terms, authorizations } = await attestedBatch(ctx, 2);
+      await expectBatchRevert(ctx, terms, authorizations.slice(1), ctx.escrow, "BatchLengthMismatch", 2, 1);
+      await expectBatchRevert(ctx, terms.slice(1), authorizations, ctx.escrow, "BatchLengthMismatch", 1, 2);
+    });
+
+    it("reverts the whole batch when one attestation is invalid", async () => {
+      const ctx = await setup();
+      const { terms, authorizations } = await attestedBatch(ctx, 3);
+      authorizations[1] = await signRelease(ctx, ctx.outsider, terms[1]);
+      await expectBatchRevert(ctx, terms, authorizations, ctx.escrow, "InvalidAttestation", terms[1].uetr);
+    });
+
+    it("reverts the whole batch when one preimage is wrong", async () => {
+      const ctx = await setup();
+      const { terms, authorizations } = await attestedBatch(ctx, 2);
+      const hashlocked = await lockPayment(ctx, { hashlock: newSecret().hashlock });
+      await expectBatchRevert(ctx, [...terms, hashlocked], [...authorizations, newSecret().preimage], ctx.escrow, "InvalidPreimage", hashlocked.uetr);
+    });
+
+    it("reverts the whole batch when one authorization belongs to another payment of the batch", async () => {
+      const ctx = await setup();
+      const { terms, authorizations } = await attestedBatch(ctx, 2);
+      await expectBatchRevert(ctx, terms, [authorizations[1], authorizations[0]], ctx.escrow, "InvalidAttestation", terms[0].uetr);
+    });
+
+    it("reverts with PaymentAlreadyReleased for a payment released earlier", async () => {
+      const ctx = await setup();
+      const { terms, authorizations } = await attestedBatch(ctx, 3);
+      await ctx.escrow.release(terms[2], authorizations[2]);
+      await expectBatchRevert(ctx, terms, authorizations, ctx.escrow, "PaymentAlreadyReleased", terms[2].uetr);
+      expect(await ctx.escrow.paymentState(terms[0].uetr)).to.equal(State.Locked);
+    });
+
+    it("reverts with PaymentAlreadyRefunded for a payment refunded earlier", async () => {
+      const ctx = await setup();
+      const { terms, authorizations } = await attestedBatch(ctx, 2);
+      const expiring = await lockPayment(ctx, { expiry: BigInt(await time.latest()) + 600n });
+      const signature = await signRelease(ctx, ctx.admin, expiring);
+      await time.increaseTo(expiring.expiry);
+      await ctx.escrow.refund(expiring);
+      await expectBatchRevert(ctx, [...terms, expiring], [...authorizations, signature], ctx.escrow, "PaymentAlreadyRefunded", expiring.uetr);
+    });
+
+    it("reverts with PaymentAlreadyReleased for a UETR repeated inside the batch", async () => {
+      const ctx = await setup();
+      const { terms, authorizations } = await attestedBatch(ctx, 2);
+      await expectBatchRevert(
+        ctx,
+        [...terms, terms[0]],
+        [...authorizations, authorizations[0]],
+        ctx.escrow,
+        "PaymentAlreadyReleased",
+        terms[0].uetr,
+      );
+    });
+
+    it("reverts with LinkedLegRequiresPvP for a PvP leg in the batch", async () => {
+      const ctx = await setup();
+      const { terms, authorizations } = await attestedBatch(ctx, 1);
+      const pvp = await lockPvP(ctx);
+      const signature = await signRelease(ctx, ctx.admin, pvp.legA);
+      await expectBatchRevert(
+        ctx,
+        [...terms, pvp.legA],
+        [...authorizations, signature],
+        ctx.escrow,
+        "LinkedLegRequiresPvP",
+        pvp.legA.uetr,
+        pvp.legB.uetr,
+      );
+    });
+  });
+
+  // -------------------------------------------------------------------------------------------
+
+  describe("refundBatch", () => {
+    /** Locks `count` payments alice pays bob and `count` dave pays carol, all expiring together. */
+    async function expiredBatch(ctx: Ctx, count: number) {
+      const expiry = BigInt(await time.latest()) + 600n;
+      const fromAlice = await Promise.all(Array.from({ length: count }, () => lockRequest(ctx.bob, ctx.gbp, { amount: 100n, expiry })));
+      const fromDave = await Promise.all(Array.from({ length: count }, () => lockRequest(ctx.carol, ctx.gbp, { amount: 10n, expiry })));
+      await ctx.escrow.connect(ctx.alice).lockBatch(fromAlice);
+      await ctx.escrow.connect(ctx.dave).lockBatch(fromDave);
+      await time.increaseTo(expiry);
+      return [...fromAlice.map((r) => termsOf(r, ctx.alice)), ...fromDave.map((r) => termsOf(r, ctx.dave))];
+    }
+
+    async function expectBatchRevert(ctx: Ctx, terms: LockTerms[], contract: { interface: any }, error: string, ...args: unknown[]) {
+      await expectRevertWithoutEffect(
+        ctx,
+        terms.map((t) => t.uetr),
+        () => ctx.escrow.connect(ctx.outsider).refundBatch(terms),
+        contract,
+        error,
+        ...args,
+      );
+    }
+
+    it("returns every payment to its payer, one Refunded event each", async () => {
+      const ctx = await setup();
+      const terms = await expiredBatch(ctx, 2);
+      const tx = ctx.escrow.connect(ctx.outsider).refundBatch(terms);
+      for (const t of terms) await expect(tx).to.emit(ctx.escrow, "Refunded").withArgs(t.uetr, ctx.outsider.address);
+      await expect(tx).to.changeTokenBalances(ctx.gbp, [ctx.escrow, ctx.alice, ctx.dave, ctx.bob, ctx.carol], [-220n, 200n, 20n, 0n, 0n]);
+      for (const t of terms) expect(await ctx.escrow.paymentState(t.uetr)).to.equal(State.Refunded);
+    });
+
+    it("reverts with EmptyBatch for no payments and BatchTooLarge for MAX_BATCH_SIZE + 1", async () => {
+      const ctx = await setup();
+      await expectBatchRevert(ctx, [], ctx.escrow, "EmptyBatch");
+      const terms = await expiredBatch(ctx, (MAX_BATCH_SIZE + 2) / 2);
+      await expectBatchRevert(ctx, terms.slice(1), ctx.escrow, "BatchTooLarge", MAX_BATCH_SIZE + 1, MAX_BATCH_SIZE);
+    });
+
+    it("reverts the whole batch with LockNotExpired when one payment has not expired", async () => {
+      const ctx = await setup();
+      const terms = await expiredBatch(ctx, 1);
+      const live = await lockPayment(ctx);
+      await expectBatchRevert(ctx, [...terms, live], ctx.escrow, "LockNotExpired", live.uetr, live.expiry);
+    });
+
+    it("reverts with PaymentAlreadyReleased for a payment released earlier", async () => {
+      const ctx = await setup();
+      const released = await lockPayment(ctx, { expiry: BigInt(await time.latest()) + 900n });
+      await ctx.escrow.release(released, await signRelease(ctx, ctx.admin, released));
+      const terms = await expiredBatch(ctx, 1);
+      await expectBatchRevert(ctx, [...terms, released], ctx.escrow, "PaymentAlreadyReleased", released.uetr);
+    });
+
+    it("reverts with PaymentAlreadyRefunded for a UETR repeated inside the batch", async () => {
+      const ctx = await setup();
+      const terms = await expiredBatch(ctx, 1);
+      await expectBatchRevert(ctx, [...terms, terms[0]], ctx.escrow, "PaymentAlreadyRefunded", terms[0].uetr);
+    });
+  });
+
+  // -------------------------------------------------------------------------------------------
+
   describe("settlePvP", () => {
     async function expectSettleRevert(
       ctx: Ctx,
@@ -1389,7 +1611,7 @@ describe("SettlementEscrow", () => {
   // -------------------------------------------------------------------------------------------
 
   describe("pause and unpause", () => {
-    const PAUSABLE = ["lock", "lockBatch", "release", "refund", "settlePvP"] as const;
+    const PAUSABLE = ["lock", "lockBatch", "release", "releaseBatch", "refund", "refundBatch", "settlePvP"] as const;
     type Pausable = (typeof PAUSABLE)[number];
 
     /** A paused escrow, with one ready call of each pausable function. */
@@ -1408,7 +1630,9 @@ describe("SettlementEscrow", () => {
         lock: () => ctx.escrow.connect(ctx.alice).lock(single),
         lockBatch: () => ctx.escrow.connect(ctx.alice).lockBatch([batched]),
         release: () => ctx.escrow.connect(ctx.outsider).release(live, releaseSignature),
+        releaseBatch: () => ctx.escrow.connect(ctx.outsider).releaseBatch([live], [releaseSignature]),
         refund: () => ctx.escrow.connect(ctx.outsider).refund(expiring),
+        refundBatch: () => ctx.escrow.connect(ctx.outsider).refundBatch([expiring]),
         settlePvP: () => ctx.escrow.connect(ctx.outsider).settlePvP(pvp.legA, pvp.legB, pvpSignature),
       };
       const watched = [live.uetr, expiring.uetr, ...uetrsOf(pvp), single.uetr, batched.uetr];

@@ -3,7 +3,7 @@ import { randomUUID } from "node:crypto";
 import hre, { network } from "hardhat";
 import { TASK_NODE_CREATE_SERVER } from "hardhat/builtin-tasks/task-names";
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
-import { JsonRpcProvider, MaxUint256, Wallet, id, parseEther, parseUnits } from "ethers";
+import { JsonRpcProvider, MaxUint256, Transaction, Wallet, id, parseEther, parseUnits, type TransactionRequest } from "ethers";
 import { sql } from "kysely";
 import type { JsonRpcServer } from "hardhat/types";
 import { openDatabase, type DatabaseHandle, type Db, type Dialect } from "../../server/db/database";
@@ -13,6 +13,7 @@ import { createChainSubmitter, type ChainSubmitter, type ChainSubmitterDeps } fr
 import { bumpFees } from "../../server/chain/nonce-manager";
 import { deployCorridorFixture, signRelease, type CorridorFixture } from "../contracts/fixtures";
 import { TEST_POSTGRES_URL, forEachDialect, openTestDatabase } from "./databases";
+import { eventually } from "../support/eventually";
 
 // The relay's operator: a plain ethers Wallet (local signing), funded, attester, and given every
 // bank's operator allowance. Its transactions reach the chain only through standard JSON-RPC.
@@ -226,6 +227,113 @@ describe("chain submitter", function () {
       expect(await handle.db.selectFrom("chain_transactions").selectAll().execute()).to.have.length(sent);
     });
 
+    async function enqueueTerms(kind: "release" | "refund", payment: { uetr: string; terms: LockTerms }) {
+      await enqueueChainIntent(handle.db, { kind, uetr: payment.uetr, payload: termsToPayload(payment.terms) }, clock.t);
+    }
+
+    /** The escrow function a stored transaction calls. */
+    function calledFunction(raw: string): string {
+      return f.escrow.interface.parseTransaction({ data: Transaction.from(raw).data })!.name;
+    }
+
+    it("batches many waiting releases into one releaseBatch transaction", async function () {
+      const payments = [];
+      for (let k = 0; k < 5; k++) payments.push(await lockedPayment());
+      for (const payment of payments) await enqueueTerms("release", payment);
+      const s = submitter();
+      expect(await s.runOnce()).to.equal(5);
+      const txs = await handle.db.selectFrom("chain_transactions").selectAll().execute();
+      expect(txs).to.have.length(1);
+      expect(JSON.parse(txs[0].intent_ids)).to.have.length(5);
+      expect(calledFunction(txs[0].raw)).to.equal("releaseBatch");
+
+      await s.runOnce();
+      expect((await intents(handle.db)).map((i) => [i.status, i.tx_hash])).to.deep.equal(Array(5).fill(["done", txs[0].hash]));
+      for (const payment of payments) expect(await stateOf(payment.uetr)).to.equal(2n);
+      const receipt = await provider.getTransactionReceipt(txs[0].hash);
+      expect(receipt!.logs.filter((l) => l.topics[0] === f.escrow.interface.getEvent("Released").topicHash)).to.have.length(5);
+    });
+
+    it("batches many expired refunds into one refundBatch transaction", async function () {
+      const payments = [];
+      for (let k = 0; k < 3; k++) payments.push(await lockedPayment(120));
+      for (const payment of payments) await enqueueTerms("refund", payment);
+      await time.increase(300);
+      const s = submitter();
+      await s.runOnce();
+      const txs = await handle.db.selectFrom("chain_transactions").selectAll().execute();
+      expect(txs).to.have.length(1);
+      expect(calledFunction(txs[0].raw)).to.equal("refundBatch");
+      await s.runOnce();
+      expect((await intents(handle.db)).map((i) => i.status)).to.deep.equal(Array(3).fill("done"));
+      for (const payment of payments) expect(await stateOf(payment.uetr)).to.equal(3n);
+    });
+
+    it("releases the rest of a batch when one release is refused, and retries the refused one alone", async function () {
+      const good = [];
+      for (let k = 0; k < 3; k++) good.push(await lockedPayment());
+      const mismatched = await lockedPayment();
+      for (const payment of good) await enqueueTerms("release", payment);
+      await enqueueTerms("release", { ...mismatched, terms: { ...mismatched.terms, amount: mismatched.terms.amount + 1n } });
+      const s = submitter({ retry: { baseMs: 10_000 } });
+      await s.runOnce();
+
+      const txs = await handle.db.selectFrom("chain_transactions").selectAll().execute();
+      expect(txs).to.have.length(1);
+      expect(JSON.parse(txs[0].intent_ids)).to.have.length(3);
+      expect(calledFunction(txs[0].raw)).to.equal("releaseBatch");
+      const refused = (await intents(handle.db)).find((i) => i.uetr === mismatched.uetr)!;
+      expect(refused).to.include({ status: "pending", attempts: 1, tx_hash: null });
+      expect(refused.last_error).to.match(/^TermsMismatch\(/);
+
+      await s.runOnce();
+      for (const payment of good) expect(await stateOf(payment.uetr)).to.equal(2n);
+      expect(await stateOf(mismatched.uetr)).to.equal(1n);
+      expect((await intents(handle.db)).filter((i) => i.status === "done")).to.have.length(3);
+    });
+
+    it("counts a release that reaches the chain first elsewhere as done, and batches the rest", async function () {
+      const payments = [];
+      for (let k = 0; k < 3; k++) payments.push(await lockedPayment());
+      for (const payment of payments) await enqueueTerms("release", payment);
+      // Released by someone else after the submitter read the states, before its preflight.
+      const early = payments[1];
+      const racing = new RacingProvider(rpcUrl, 31337, { staticNetwork: true, cacheTimeout: -1 });
+      cleanups.push(async () => racing.destroy());
+      racing.beforeEstimate = async () => {
+        await (await f.escrow.connect(f.admin).release(early.terms, await signRelease(f, f.admin, early.terms))).wait();
+      };
+      const s = submitter({ provider: racing });
+      await s.runOnce();
+
+      const txs = await handle.db.selectFrom("chain_transactions").selectAll().execute();
+      expect(txs).to.have.length(1);
+      expect(JSON.parse(txs[0].intent_ids)).to.have.length(2);
+      expect(calledFunction(txs[0].raw)).to.equal("releaseBatch");
+      expect((await intents(handle.db)).find((i) => i.uetr === early.uetr)).to.include({ status: "done", tx_hash: null });
+
+      await s.runOnce();
+      expect((await intents(handle.db)).map((i) => i.status)).to.deep.equal(["done", "done", "done"]);
+      for (const payment of payments) expect(await stateOf(payment.uetr)).to.equal(2n);
+    });
+
+    it("survives a crash between storing a release batch and broadcasting it", async function () {
+      const payments = [];
+      for (let k = 0; k < 4; k++) payments.push(await lockedPayment());
+      for (const payment of payments) await enqueueTerms("release", payment);
+      await submitter({ provider: crashingProvider(), workerId: "dies" }).runOnce();
+      const [stored] = await handle.db.selectFrom("chain_transactions").selectAll().execute();
+      expect((await intents(handle.db)).map((i) => [i.status, i.tx_hash])).to.deep.equal(Array(4).fill(["sent", stored.hash]));
+      expect(await provider.getTransaction(stored.hash)).to.equal(null);
+
+      const restarted = submitter({ workerId: "restarted" });
+      await restarted.runOnce(); // rebroadcasts the stored batch
+      await restarted.runOnce(); // sees it mined
+      expect((await intents(handle.db)).map((i) => [i.status, i.tx_hash])).to.deep.equal(Array(4).fill(["done", stored.hash]));
+      expect(await handle.db.selectFrom("chain_transactions").selectAll().execute()).to.have.length(1);
+      for (const payment of payments) expect(await stateOf(payment.uetr)).to.equal(2n);
+    });
+
     it("lets two submitters share the outbox: each intent in exactly one transaction, nonces unique", async function () {
       // PostgreSQL: two handles (two pools) as two relay processes. SQLite: one handle, because
       // better-sqlite3 blocks the event loop while it waits for a lock held by a second handle.
@@ -364,7 +472,11 @@ describe("chain submitter", function () {
       const lock = await enqueueLock(handle.db, 2, 3);
       await network.provider.send("evm_setAutomine", [false]);
       const s = submitter({ retry: { baseMs: 10_000 } });
-      await s.runOnce(); // our lock and release wait in the mempool
+      await s.runOnce();
+      // Our lock and release reach the mempool (a run does not wait for its broadcasts).
+      const ours = await handle.db.selectFrom("chain_transactions").select("hash").execute();
+      const inPool = async () => (await Promise.all(ours.map((t) => provider.getTransaction(t.hash)))).every(Boolean);
+      await eventually(async () => ((await inPool()) ? true : undefined), 30_000, "our transactions in the mempool");
       // Someone else gets there first in the same block, paying more.
       const priority = { maxPriorityFeePerGas: parseUnits("100", "gwei"), maxFeePerGas: parseUnits("200", "gwei") };
       await f.escrow.connect(f.admin).release(payment.terms, await signRelease(f, f.admin, payment.terms), priority);
@@ -389,6 +501,18 @@ describe("chain submitter", function () {
 class CrashingProvider extends JsonRpcProvider {
   override async broadcastTransaction(): Promise<never> {
     throw new Error("simulated crash before eth_sendRawTransaction");
+  }
+}
+
+/** Runs `beforeEstimate` once, before the first eth_estimateGas: a change of chain state mid-run. */
+class RacingProvider extends JsonRpcProvider {
+  beforeEstimate: (() => Promise<void>) | undefined;
+
+  override async estimateGas(tx: TransactionRequest): Promise<bigint> {
+    const hook = this.beforeEstimate;
+    this.beforeEstimate = undefined;
+    await hook?.();
+    return super.estimateGas(tx);
   }
 }
 
