@@ -37,7 +37,7 @@ const PAYMENTS = 200;
 /** The issue's minimum; the killer aims for more (CRASH_KILLS overrides the aim). */
 const MIN_KILLS = 5;
 const TARGET_KILLS = Math.max(MIN_KILLS, Number(process.env.CRASH_KILLS ?? 7));
-/** Kills made while some payment was not yet settled, after intake had finished. */
+/** Kills made after intake had finished while the relay had work left (payments, transactions or webhooks). */
 const MIN_KILLS_DURING_SETTLEMENT = 2;
 const STATUSES = ["RECEIVED", "SUBMITTED", "LOCKED", "SETTLED"];
 /** mulberry32: a small seeded generator, so a failing run's choices can be replayed. */
@@ -425,7 +425,10 @@ describe("relay crash safety (corridor serve as a child process, SIGKILL and res
 
     // ----- the killer: SIGKILL after a random uptime, start again, until enough kills were made ---
     const kills: { at: string; phase: "intake" | "settlement"; state: Record<string, number> | null; uptimeMs: number }[] = [];
-    const killsDuringSettlement = () => kills.filter((k) => k.phase === "settlement" && k.state && (k.state.SETTLED ?? 0) < PAYMENTS).length;
+    /** The relay had work left: payments to settle, transactions to confirm or webhooks to deliver. */
+    const workLeft = (state: Record<string, number> | null) =>
+      state !== null && ((state.SETTLED ?? 0) < PAYMENTS || (state.outbox_pending ?? 0) + (state.outbox_sent ?? 0) + (state.webhooks_pending ?? 0) > 0);
+    const killsDuringSettlement = () => kills.filter((k) => k.phase === "settlement" && workLeft(k.state)).length;
     const killer = (async () => {
       for (;;) {
         if (aborted) return;
@@ -435,7 +438,7 @@ describe("relay crash safety (corridor serve as a child process, SIGKILL and res
         await sleep(uptimeMs);
         const phase = intake.done ? "settlement" : "intake";
         const state = await relayState(proc.url);
-        if (phase === "settlement" && kills.length >= MIN_KILLS && state && (state.SETTLED ?? 0) >= PAYMENTS) return; // nothing left to interrupt
+        if (phase === "settlement" && kills.length >= MIN_KILLS && state && !workLeft(state)) return; // nothing left to interrupt
         if (aborted) return;
         await proc.kill();
         kills.push({ at: elapsed(), phase, state, uptimeMs });
