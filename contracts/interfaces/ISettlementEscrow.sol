@@ -121,8 +121,9 @@ interface ISettlementEscrow {
 
     /// @notice Pays a locked payment to its payee before expiry.
     /// @param terms The terms the payment was locked under.
-    /// @param authorization The 32-byte preimage of a hashlocked payment, or for an attested payment an
-    /// EIP-712 `Release` signature by an attester or by the payee (ERC-1271 wallets included).
+    /// @param authorization The 32-byte preimage of a hashlocked payment. For an attested payment: empty
+    /// when an attester or the payee sends the call itself, otherwise an EIP-712 `Release` signature by
+    /// an attester or by the payee (ERC-1271 wallets included).
     function release(LockTerms calldata terms, bytes calldata authorization) external;
 
     /// @notice Pays several locked payments to their payees at once, all or none; each is checked

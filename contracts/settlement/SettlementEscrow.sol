@@ -257,13 +257,28 @@ contract SettlementEscrow is ISettlementEscrow, AccessControl, Pausable, Reentra
         if (terms.linkedUetr != bytes16(0)) revert LinkedLegRequiresPvP(terms.uetr, terms.linkedUetr);
         if (terms.hashlock != bytes32(0)) {
             _requirePreimage(terms.uetr, terms.hashlock, authorization);
-        } else {
-            bytes32 digest = _hashTypedDataV4(keccak256(abi.encode(RELEASE_TYPEHASH, terms.uetr, termsHash)));
-            if (!_isAttesterOrPayee(digest, authorization, terms.payee)) revert InvalidAttestation(terms.uetr);
+        } else if (!_isAttestedRelease(terms, termsHash, authorization)) {
+            revert InvalidAttestation(terms.uetr);
         }
         _registry.checkActiveBank(terms.payee);
         _payments[terms.uetr] = _RELEASED;
         emit Released(terms.uetr, _msgSender());
+    }
+
+    /// @dev Attested by an attester or the payee: with no authorization, by sending the transaction
+    /// themselves (the sender's own signature, so no second one is needed); otherwise by an EIP-712
+    /// `Release` signature.
+    function _isAttestedRelease(
+        LockTerms calldata terms,
+        bytes32 termsHash,
+        bytes calldata authorization
+    ) private view returns (bool) {
+        if (authorization.length == 0) {
+            address sender = _msgSender();
+            return sender == terms.payee || hasRole(ATTESTER_ROLE, sender);
+        }
+        bytes32 digest = _hashTypedDataV4(keccak256(abi.encode(RELEASE_TYPEHASH, terms.uetr, termsHash)));
+        return _isAttesterOrPayee(digest, authorization, terms.payee);
     }
 
     /// @dev Checks and records one refund; the caller pays the payer back afterwards.

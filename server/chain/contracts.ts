@@ -7,7 +7,7 @@ import {
 } from "../../typechain-types";
 import type { CorridorContracts, DeploymentRecord } from "../../scripts/lib/deploy";
 import type { LockIntentPayload } from "./outbox";
-import { RELEASE_TYPES, escrowDomain, hashLockTerms, type LockTerms } from "./typed-data";
+import type { LockTerms } from "./typed-data";
 
 /**
  * Contract access for the relay's chain workers: typechain contracts connected from a deployment
@@ -103,7 +103,7 @@ function looksLikeRevert(error: unknown): boolean {
   return typeof record.message === "string" && /execution reverted|VM Exception/i.test(record.message);
 }
 
-/** A payment's terms and what `release` takes to pay it out (here always an attestation). */
+/** A payment's terms and what `release` takes to pay it out (a preimage, a signature, or nothing from an attester). */
 export interface AuthorizedRelease {
   terms: LockTerms;
   authorization: string;
@@ -128,8 +128,6 @@ export interface EscrowCalls {
   paymentState(uetr: string): Promise<bigint>;
   lockData(lock: LockIntentPayload): string;
   lockBatchData(locks: LockIntentPayload[]): string;
-  /** The signer's EIP-712 Release attestation of a payment's terms. */
-  attest(terms: LockTerms): Promise<string>;
   releaseData(release: AuthorizedRelease): string;
   releaseBatchData(releases: AuthorizedRelease[]): string;
   refundData(terms: LockTerms): string;
@@ -160,7 +158,6 @@ function callShape(data: string): string {
 export function createEscrowCalls(deps: { provider: Provider; escrowAddress: string; signer: Wallet }): EscrowCalls {
   const { provider, escrowAddress, signer } = deps;
   const escrow = SettlementEscrow__factory.connect(escrowAddress, provider);
-  let chainId: bigint | null = null;
   /** The gas limit per call shape: an estimate with headroom, or a guess an eth_call proved enough. */
   const gasLimits = new Map<string, bigint>();
   /** The first estimate of a shape, while it runs. */
@@ -208,11 +205,6 @@ export function createEscrowCalls(deps: { provider: Provider; escrowAddress: str
     lockData: (lock) => escrowInterface.encodeFunctionData("lockFor", [lock.payer, toLockRequest(lock)]),
     lockBatchData: (locks) =>
       escrowInterface.encodeFunctionData("lockBatchFor", [locks.map((l) => ({ payer: l.payer, request: toLockRequest(l) }))]),
-    async attest(terms) {
-      chainId ??= (await provider.getNetwork()).chainId;
-      const value = { uetr: terms.uetr, termsHash: hashLockTerms(terms) };
-      return signer.signTypedData(escrowDomain(chainId, escrowAddress), RELEASE_TYPES, value);
-    },
     releaseData: (r) => escrowInterface.encodeFunctionData("release", [r.terms, r.authorization]),
     releaseBatchData: (releases) =>
       escrowInterface.encodeFunctionData("releaseBatch", [releases.map((r) => r.terms), releases.map((r) => r.authorization)]),

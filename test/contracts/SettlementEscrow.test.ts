@@ -811,6 +811,45 @@ describe("SettlementEscrow", () => {
         await expectReleased(ctx, terms, ctx.escrow.connect(ctx.bob).release(terms, signature), ctx.bob);
       });
 
+      it("pays the payee when an ATTESTER_ROLE holder or the payee sends the release itself, with no authorization", async () => {
+        const ctx = await setup();
+        const byAttester = await lockPayment(ctx);
+        await expectReleased(ctx, byAttester, ctx.escrow.connect(ctx.admin).release(byAttester, "0x"), ctx.admin);
+        const byPayee = await lockPayment(ctx);
+        await expectReleased(ctx, byPayee, ctx.escrow.connect(ctx.bob).release(byPayee, "0x"), ctx.bob);
+      });
+
+      const uncalledSenders: [string, (ctx: Ctx) => HardhatEthersSigner][] = [
+        ["an outsider", (ctx) => ctx.outsider],
+        ["the payer", (ctx) => ctx.alice],
+        ["another bank", (ctx) => ctx.carol],
+      ];
+      for (const [label, senderOf] of uncalledSenders) {
+        it(`reverts with InvalidAttestation when ${label} sends the release with no authorization`, async () => {
+          const ctx = await setup();
+          const terms = await lockPayment(ctx);
+          const send = () => ctx.escrow.connect(senderOf(ctx)).release(terms, "0x");
+          await expectRevertWithoutEffect(ctx, [terms.uetr], send, ctx.escrow, "InvalidAttestation", terms.uetr);
+        });
+      }
+
+      it("reverts with InvalidAttestation when a revoked attester sends the release with no authorization", async () => {
+        const ctx = await setup();
+        const attester = await spareSigner(0);
+        await ctx.escrow.grantRole(ATTESTER_ROLE, attester);
+        await ctx.escrow.revokeRole(ATTESTER_ROLE, attester);
+        const terms = await lockPayment(ctx);
+        const send = () => ctx.escrow.connect(attester).release(terms, "0x");
+        await expectRevertWithoutEffect(ctx, [terms.uetr], send, ctx.escrow, "InvalidAttestation", terms.uetr);
+      });
+
+      it("still needs the preimage of a hashlocked payment when an attester sends the release", async () => {
+        const ctx = await setup();
+        const terms = await lockPayment(ctx, { hashlock: newSecret().hashlock });
+        const send = () => ctx.escrow.connect(ctx.admin).release(terms, "0x");
+        await expectRevertWithoutEffect(ctx, [terms.uetr], send, ctx.escrow, "InvalidPreimage", terms.uetr);
+      });
+
       it("honours a newly granted attester and stops honouring a revoked one", async () => {
         const ctx = await setup();
         const attester = await spareSigner(0);
@@ -1173,6 +1212,14 @@ describe("SettlementEscrow", () => {
         ...args,
       );
     }
+
+    it("releases a batch an attester sends itself, with no authorizations", async () => {
+      const ctx = await setup();
+      const { terms } = await attestedBatch(ctx, 3);
+      const tx = ctx.escrow.connect(ctx.admin).releaseBatch(terms, terms.map(() => "0x"));
+      for (const t of terms) await expect(tx).to.emit(ctx.escrow, "Released").withArgs(t.uetr, ctx.admin.address);
+      await expect(tx).to.changeTokenBalances(ctx.gbp, [ctx.escrow, ctx.bob], [-300n, 300n]);
+    });
 
     it("releases payments authorized by preimage, attester, payee and ERC-1271 wallet, one Released event each", async () => {
       const base = await setup();

@@ -3,14 +3,14 @@ import { randomUUID } from "node:crypto";
 import hre, { network } from "hardhat";
 import { TASK_NODE_CREATE_SERVER } from "hardhat/builtin-tasks/task-names";
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
-import { JsonRpcProvider } from "ethers";
+import { JsonRpcProvider, ZeroAddress, getAddress, hexlify, randomBytes } from "ethers";
 import { sql } from "kysely";
 import type { JsonRpcServer } from "hardhat/types";
 import type { DatabaseHandle, Db, Dialect } from "../../server/db/database";
 import type { ChainObservation } from "../../server/payments/types";
 import { ZERO_BYTES16, ZERO_BYTES32, uetrToBytes16, type LockTerms } from "../../server/chain/typed-data";
-import { bytes16ToUetr, createChainIndexer, type ChainEventHooks, type ChainIndexerDeps } from "../../server/chain/indexer";
-import { connectCorridor, decodeRevert } from "../../server/chain/contracts";
+import { bytes16ToUetr, createChainIndexer, decodeStaticEventArgs, type ChainEventHooks, type ChainIndexerDeps } from "../../server/chain/indexer";
+import { connectCorridor, decodeRevert, escrowInterface } from "../../server/chain/contracts";
 import { deployCorridorFixture, signRelease, type CorridorFixture } from "../contracts/fixtures";
 import { forEachDialect, openTestDatabase } from "./databases";
 import { eventually } from "../support/eventually";
@@ -59,6 +59,26 @@ describe("chain indexer", function () {
   it("turns the escrow's bytes16 payment id into the payment's UETR", function () {
     const uetr = randomUUID();
     expect(bytes16ToUetr(uetrToBytes16(uetr))).to.equal(uetr);
+  });
+
+  it("decodes the escrow's events exactly as ethers' general decoder does, and refuses a short log", function () {
+    const word = (bytes: number) => hexlify(randomBytes(bytes));
+    for (let k = 0; k < 50; k++) {
+      const values: Record<string, unknown[]> = {
+        Locked: [word(16), getAddress(word(20)), getAddress(word(20)), getAddress(word(20)), BigInt(word(32)), BigInt(word(8)), word(32), word(16)],
+        Released: [word(16), getAddress(word(20))],
+        Refunded: [word(16), getAddress(word(20))],
+      };
+      for (const [name, args] of Object.entries(values)) {
+        const fragment = escrowInterface.getEvent(name)!;
+        const log = escrowInterface.encodeEventLog(fragment, args);
+        const expected = escrowInterface.decodeEventLog(fragment, log.data, log.topics);
+        expect(decodeStaticEventArgs(fragment, log)).to.deep.equal(Object.fromEntries(fragment.inputs.map((input, i) => [input.name, String(expected[i])])));
+      }
+    }
+    const locked = escrowInterface.getEvent("Locked")!;
+    const log = escrowInterface.encodeEventLog(locked, [word(16), ZeroAddress, ZeroAddress, ZeroAddress, 1n, 2n, word(32), word(16)]);
+    expect(() => decodeStaticEventArgs(locked, { topics: log.topics, data: log.data.slice(0, -64) })).to.throw(/too short for linkedUetr/);
   });
 
   it("connects contracts from a deployment record and decodes reverts of every contract", async function () {

@@ -193,7 +193,7 @@ describe("chain submitter", function () {
       expect(await stateOf(tooLarge.uetr)).to.equal(0n);
     });
 
-    it("releases with an EIP-712 attestation and refunds after expiry", async function () {
+    it("releases as the attester (its own transaction is the attestation) and refunds after expiry", async function () {
       const released = await lockedPayment();
       const refunded = await lockedPayment(120);
       const before = await f.tokens.GBP.balanceOf(f.banks[1].address);
