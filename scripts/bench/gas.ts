@@ -100,6 +100,8 @@ async function main(): Promise<void> {
     termsHash: hashLockTerms(attested.terms),
   });
   const releaseAttested = await gasOf(escrow.connect(admin).release(attested.terms, attestation));
+  const sentByAttester = await lockOf(payer, payee);
+  const releaseByAttesterSending = await gasOf(escrow.connect(admin).release(sentByAttester.terms, "0x"));
 
   const expiring = await lockOf(payer, payee);
   await time.increaseTo(expiring.terms.expiry);
@@ -129,24 +131,30 @@ async function main(): Promise<void> {
   }));
   const lockBatch10PerPayment = Math.round((await gasOf(escrow.connect(payer).lockBatch(batch))) / batch.length);
 
-  // The relay's shape: attested releases, as many as one batch carries.
+  // Attested releases, as many as one batch carries: signed, and sent by the attester itself (the relay).
   const releaseBatchExpiry = BigInt((await time.latest()) + 3600);
-  const releaseBatchTerms: LockTerms[] = Array.from({ length: RELEASE_BATCH_SIZE }, () => ({
-    uetr: randomUetr(),
-    payer: payer.address,
-    payee: payee.address,
-    token: gbp.target as string,
-    amount: 1_000n,
-    expiry: releaseBatchExpiry,
-    hashlock: ZERO_BYTES32,
-    linkedUetr: ZERO_BYTES16,
-  }));
-  await (await escrow.connect(payer).lockBatch(releaseBatchTerms.map(({ payer: _, ...request }) => request))).wait();
+  async function lockedForBatch(): Promise<LockTerms[]> {
+    const terms: LockTerms[] = Array.from({ length: RELEASE_BATCH_SIZE }, () => ({
+      uetr: randomUetr(),
+      payer: payer.address,
+      payee: payee.address,
+      token: gbp.target as string,
+      amount: 1_000n,
+      expiry: releaseBatchExpiry,
+      hashlock: ZERO_BYTES32,
+      linkedUetr: ZERO_BYTES16,
+    }));
+    await (await escrow.connect(payer).lockBatch(terms.map(({ payer: _, ...request }) => request))).wait();
+    return terms;
+  }
+  const signedBatch = await lockedForBatch();
   const releaseAttestations = await Promise.all(
-    releaseBatchTerms.map((terms) => admin.signTypedData(escrowTypedDomain, RELEASE_TYPES, { uetr: terms.uetr, termsHash: hashLockTerms(terms) })),
+    signedBatch.map((terms) => admin.signTypedData(escrowTypedDomain, RELEASE_TYPES, { uetr: terms.uetr, termsHash: hashLockTerms(terms) })),
   );
-  const releaseBatch100PerPayment = Math.round(
-    (await gasOf(escrow.connect(admin).releaseBatch(releaseBatchTerms, releaseAttestations))) / RELEASE_BATCH_SIZE,
+  const releaseBatch100PerPayment = Math.round((await gasOf(escrow.connect(admin).releaseBatch(signedBatch, releaseAttestations))) / RELEASE_BATCH_SIZE);
+  const sentBatch = await lockedForBatch();
+  const releaseBatch100ByAttesterSendingPerPayment = Math.round(
+    (await gasOf(escrow.connect(admin).releaseBatch(sentBatch, sentBatch.map(() => "0x")))) / RELEASE_BATCH_SIZE,
   );
 
   const naiveArtifact = compileStandalone(path.join(__dirname, "NaiveHtlc.sol"), "NaiveHtlc");
@@ -203,10 +211,12 @@ async function main(): Promise<void> {
     lock,
     releaseHashlock,
     releaseAttested,
+    releaseByAttesterSending,
     refund,
     settlePvP,
     lockBatch10PerPayment,
     releaseBatch100PerPayment,
+    releaseBatch100ByAttesterSendingPerPayment,
     naiveHtlcLockPlusClaim,
     netting: nettingResults,
   };
@@ -224,10 +234,12 @@ async function main(): Promise<void> {
     lock: { gas: lock },
     releaseHashlock: { gas: releaseHashlock },
     releaseAttested: { gas: releaseAttested },
+    releaseByAttesterSending: { gas: releaseByAttesterSending },
     refund: { gas: refund },
     settlePvP: { gas: settlePvP },
     lockBatch10PerPayment: { gas: lockBatch10PerPayment },
     releaseBatch100PerPayment: { gas: releaseBatch100PerPayment },
+    releaseBatch100ByAttesterSendingPerPayment: { gas: releaseBatch100ByAttesterSendingPerPayment },
     "lock + releaseHashlock": { gas: lockPlusRelease },
     naiveHtlcLockPlusClaim: { gas: naiveHtlcLockPlusClaim },
   });
@@ -235,6 +247,9 @@ async function main(): Promise<void> {
   console.log(`lock + releaseHashlock vs two ERC-20 transfers to existing holders: ${(lockPlusRelease / (2 * erc20TransferExistingHolder)).toFixed(3)}x`);
   console.log(`lockBatch (10) per payment vs single lock: ${(lockBatch10PerPayment / lock).toFixed(3)}x`);
   console.log(`releaseBatch (${RELEASE_BATCH_SIZE}, attested) per payment vs single attested release: ${(releaseBatch100PerPayment / releaseAttested).toFixed(3)}x`);
+  console.log(
+    `releaseBatch (${RELEASE_BATCH_SIZE}) sent by the attester, per payment vs signed: ${(releaseBatch100ByAttesterSendingPerPayment / releaseBatch100PerPayment).toFixed(3)}x`,
+  );
   console.log(`\nNetted settlement among ${NETTING_BANKS} banks, one currency:`);
   console.table(nettingResults);
   for (const [name, target] of Object.entries(targets)) {
