@@ -1,4 +1,6 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-old-space-size=192
+// The heap limit bounds the relay's memory (V8 otherwise lets the old generation grow with the
+// load long before it collects it); its live data is a few tens of MB.
 // The relay's command line (`npx corridor --help`). It runs the JavaScript that `npm run build`
 // writes to dist/ when that is newer than every source it was built from (a production relay
 // then carries no TypeScript compiler: about half the memory), and the TypeScript sources

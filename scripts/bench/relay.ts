@@ -4,9 +4,9 @@
  *
  * - the in-process Hardhat network behind a JSON-RPC server (this process), with the Corridor
  *   contracts and four funded banks that let the relay's operator lock for them;
- * - the relay as its own process (`node bin/corridor.js serve`, configured by environment, built
- *   to JavaScript first as in production) on a fresh SQLite file or a fresh PostgreSQL schema,
- *   its RSS read from /proc/<pid>/status;
+ * - the relay as its own process (`bin/corridor.js serve` with the node flags of its first line,
+ *   as `npx corridor serve` runs it; configured by environment, built to JavaScript first as in
+ *   production) on a fresh SQLite file or a fresh PostgreSQL schema, its RSS read from /proc;
  * - a closed-loop load generator as its own process (scripts/bench/relay-load.ts): keep-alive
  *   HTTP, `concurrency` requests in flight, each a distinct payment with its own Idempotency-Key;
  * - the ceiling, measured in the same run with the same generator: a bare express 5 app with
@@ -24,7 +24,7 @@
  * BENCH_RELAY_SKIP (comma list of: bare, intake, e2e), BENCH_RELAY_NODE_ARGS (node flags for the relay).
  */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import hre from "hardhat";
@@ -146,9 +146,17 @@ async function startRelayProcess(database: RelayDatabase, fixture: CorridorFixtu
     AUTO_RELEASE: String(autoRelease),
     LOG_LEVEL: "warn",
   });
-  const child = start([...RELAY_NODE_ARGS, path.join(ROOT, "bin/corridor.js"), "serve"], env);
+  const child = start([...nodeFlagsOf(RELAY_BIN), ...RELAY_NODE_ARGS, RELAY_BIN, "serve"], env);
   const [, url] = await waitForOutput(child, /Corridor relay listening at (\S+)/, 60_000, "relay");
   return { child, url, pid: child.process.pid! };
+}
+
+const RELAY_BIN = path.join(ROOT, "bin/corridor.js");
+
+/** The node flags of a script's `#!/usr/bin/env -S node …` line: what running it directly passes. */
+function nodeFlagsOf(script: string): string[] {
+  const shebang = readFileSync(script, "utf8").split("\n", 1)[0];
+  return shebang.replace(/^#!.*?\bnode\b/, "").split(/\s+/).filter(Boolean);
 }
 
 /** Relay log lines at error level (pino level 50+), for the report. */
