@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { createServer } from "node:net";
 import path from "node:path";
 import { expect } from "chai";
+import hre from "hardhat";
 import { JsonRpcProvider } from "ethers";
 import { ParticipantRegistry__factory, DepositToken__factory } from "../../typechain-types";
 import { DEMO_BANKS, DEMO_CURRENCIES } from "../../scripts/lib/demo";
@@ -48,6 +49,12 @@ function waitForOutput(child: ChildProcess, pattern: RegExp, timeoutMs: number):
 describe("npm start (local network)", function () {
   this.timeout(180_000);
   let child: ChildProcess | undefined;
+
+  before(function () {
+    // Under `npm run coverage` the artifacts are instrumented, and the escrow's then exceeds the
+    // contract size limit of the standalone node this test starts: only the coverage run skips it.
+    if ((hre as unknown as { __SOLIDITY_COVERAGE_RUNNING?: boolean }).__SOLIDITY_COVERAGE_RUNNING) this.skip();
+  });
 
   afterEach(() => {
     if (child && child.exitCode === null) child.kill("SIGKILL");
