@@ -110,6 +110,7 @@ export async function startRelay(config: RelayConfig, options: RelayOptions): Pr
     workerId,
     leaseMs: 30_000,
     batchSize: 100,
+    confirmations: config.CONFIRMATIONS,
     now: options.now,
     logger: chainLogger,
     // The raw call: ethers' broadcastTransaction would decode each transaction and recover its

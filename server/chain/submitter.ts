@@ -41,10 +41,22 @@ export interface ChainSubmitterDeps {
   maxFeePerGas?: bigint;
   /** How soon a sent transaction is checked again. */
   receiptPollMs?: number;
+  /**
+   * Blocks a mined transaction must have on top (as the indexer's CONFIRMATIONS) before its intents
+   * are done: until then a reorganization may drop it, and it is then sent again. Default 0.
+   */
+  confirmations?: number;
   /** Sends a signed transaction (eth_sendRawTransaction); default: provider.broadcastTransaction. */
   sendRawTransaction?: (raw: string) => Promise<unknown>;
   /** Backoff of failed intents: base * 2^(attempts-1), capped; a refusal after maxAttempts is final. */
   retry?: { baseMs?: number; maxMs?: number; maxAttempts?: number };
+}
+
+/** A sent transaction's stored attempts, what became of them, and whether that is final. */
+interface Inspected {
+  attempts: TxAttempt[];
+  outcome: NonceOutcome | null;
+  final: boolean;
 }
 
 export interface ChainSubmitter {
@@ -84,6 +96,7 @@ export function createChainSubmitter(deps: ChainSubmitterDeps): ChainSubmitter {
   const batchSize = Math.max(1, Math.min(deps.batchSize, MAX_BATCH));
   const stuckAfterMs = deps.stuckAfterMs ?? 120_000;
   const receiptPollMs = deps.receiptPollMs ?? 2_000;
+  const confirmations = deps.confirmations ?? 0;
   const retryBaseMs = deps.retry?.baseMs ?? 5_000;
   const retryMaxMs = deps.retry?.maxMs ?? 600_000;
   const maxAttempts = deps.retry?.maxAttempts ?? 10;
@@ -255,17 +268,22 @@ export function createChainSubmitter(deps: ChainSubmitterDeps): ChainSubmitter {
   // ----- sent transactions -------------------------------------------------------------------
 
   /** What became of a sent transaction (read only, so groups are looked at concurrently). */
-  async function inspectSent(group: Intent[]): Promise<{ attempts: TxAttempt[]; outcome: NonceOutcome | null }> {
+  async function inspectSent(group: Intent[]): Promise<Inspected> {
     const attempts = await nonces.attemptsOf(db, group[0].tx_hash!);
-    return { attempts, outcome: attempts.length === 0 ? null : await nonces.outcome(attempts) };
+    const outcome = attempts.length === 0 ? null : await nonces.outcome(attempts);
+    // A receipt is final once the chain has `confirmations` blocks on top of its block.
+    const final = outcome?.kind !== "mined" || confirmations === 0 || (await provider.getBlockNumber()) - outcome.receipt.blockNumber >= confirmations;
+    return { attempts, outcome, final };
   }
 
-  async function checkSent(group: Intent[], token: string, inspected: { attempts: TxAttempt[]; outcome: NonceOutcome | null }): Promise<void> {
+  async function checkSent(group: Intent[], token: string, inspected: Inspected): Promise<void> {
     const { outcome } = inspected;
     if (outcome === null) {
       for (const intent of group) await retryOrGiveUp(intent, token, "transaction record missing");
       return;
     }
+    // Not deep enough yet: looked at again later (rebroadcast then if a reorganization dropped it).
+    if (!inspected.final) return settle(db, group, token, { next_attempt_at: now() + receiptPollMs });
     if (outcome.kind === "mined") {
       const { attempt, receipt } = outcome;
       if (receipt.status === 1) return settle(db, group, token, { status: "done", tx_hash: attempt.hash, last_error: null });

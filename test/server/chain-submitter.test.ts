@@ -161,6 +161,30 @@ describe("chain submitter", function () {
       expect(receipt!.logs.filter((l) => l.topics[0] === f.escrow.interface.getEvent("Locked").topicHash)).to.have.length(12);
     });
 
+    it("keeps a mined transaction sent until it has the confirmation depth, and sends it again if a reorganization drops it", async function () {
+      const lock = await enqueueLock(handle.db, 0, 1);
+      const s = submitter({ confirmations: 2 });
+      const snapshot = await network.provider.send("evm_snapshot", []);
+      await s.runOnce(); // signed, stored and sent; automine mines it
+      await eventually(async () => ((await stateOf(lock.uetr)) === 1n ? true : undefined), 10_000, "the lock mined");
+      await s.runOnce(); // mined, but with no block on top
+      expect((await intents(handle.db))[0].status).to.equal("sent");
+
+      await network.provider.send("evm_revert", [snapshot]); // a reorganization drops its block
+      expect(await stateOf(lock.uetr)).to.equal(0n);
+      await s.runOnce(); // no receipt, nonce unused: the stored transaction goes out again
+      await eventually(async () => ((await stateOf(lock.uetr)) === 1n ? true : undefined), 10_000, "the lock mined again");
+      await network.provider.send("evm_mine", []);
+      await s.runOnce();
+      expect((await intents(handle.db))[0].status).to.equal("sent"); // one block on top of two
+      await network.provider.send("evm_mine", []);
+      await s.runOnce();
+      expect((await intents(handle.db))[0].status).to.equal("done");
+      // The same signed transaction, sent twice: never signed again with another nonce.
+      expect(await handle.db.selectFrom("chain_transactions").selectAll().execute()).to.have.length(1);
+      expect(await f.escrow.queryFilter(f.escrow.filters.Locked(uetrToBytes16(lock.uetr)))).to.have.length(1);
+    });
+
     it("counts a lock that already exists on chain as done, without a transaction", async function () {
       const lock = await enqueueLock(handle.db, 0, 1);
       await (await f.escrow.connect(f.banks[0]).lock(lock.request)).wait();
