@@ -10,6 +10,7 @@ import {
   dataSlice,
   hexlify,
   id,
+  Interface,
   keccak256,
   randomBytes,
   sha256,
@@ -20,6 +21,7 @@ import {
 import {
   DepositToken__factory,
   ERC1271WalletMock__factory,
+  ReentrantTokenMock__factory,
   SettlementEscrow__factory,
   type DepositToken,
 } from "../../typechain-types";
@@ -1656,6 +1658,40 @@ describe("SettlementEscrow", () => {
   });
 
   // -------------------------------------------------------------------------------------------
+
+  describe("re-entry", () => {
+    const zeroRequest = { uetr: ZERO_BYTES16, payee: ZeroAddress, token: ZeroAddress, amount: 0n, expiry: 0n, hashlock: ZERO_BYTES32, linkedUetr: ZERO_BYTES16 };
+    const zeroTerms = { ...zeroRequest, payer: ZeroAddress };
+    // Arguments only need to encode: the guard refuses the call before anything reads them.
+    const ENTRY_POINTS: Record<string, unknown[]> = {
+      lock: [zeroRequest],
+      lockBatch: [[zeroRequest]],
+      lockFor: [ZeroAddress, zeroRequest],
+      lockBatchFor: [[{ payer: ZeroAddress, request: zeroRequest }]],
+      release: [zeroTerms, "0x"],
+      releaseBatch: [[zeroTerms], ["0x"]],
+      refund: [zeroTerms],
+      refundBatch: [[zeroTerms]],
+      settlePvP: [zeroTerms, zeroTerms, "0x"],
+    };
+
+    for (const [name, args] of Object.entries(ENTRY_POINTS)) {
+      it(`refuses re-entry into ${name} from inside a token transfer, and the outer lock reverts whole`, async () => {
+        const ctx = await setup();
+        // A registered currency whose token calls back into the escrow while the escrow pulls it.
+        const token = await new ReentrantTokenMock__factory(ctx.admin).deploy("XTS");
+        await ctx.registry.registerToken(token);
+        await ctx.registry.setLimits(ctx.alice, token, 1_000_000n, 1_000_000n);
+        await token.mint(ctx.alice, 1_000n);
+        await token.connect(ctx.alice).approve(ctx.escrow, MaxUint256);
+        await token.setReentry(ctx.escrow, new Interface(SettlementEscrow__factory.abi).encodeFunctionData(name, args));
+        const request = await lockRequest(ctx.bob, token, { amount: 100n });
+        await expect(ctx.escrow.connect(ctx.alice).lock(request)).to.be.revertedWithCustomError(ctx.escrow, "ReentrancyGuardReentrantCall");
+        expect(await ctx.escrow.paymentState(request.uetr)).to.equal(State.None);
+        expect(await token.balanceOf(ctx.alice)).to.equal(1_000n);
+      });
+    }
+  });
 
   describe("pause and unpause", () => {
     const PAUSABLE = ["lock", "lockBatch", "release", "releaseBatch", "refund", "refundBatch", "settlePvP"] as const;
