@@ -83,6 +83,17 @@ async function setup(): Promise<Ctx> {
   return { ...fixture, alice, bob, carol, dave, gbp, jpy, bhd, holders };
 }
 
+/** The fixture plus a registered ERC-1271 contract-wallet bank with GBP limits, owned by a spare key. */
+async function setupWithWalletBank() {
+  const base = await setup();
+  const owner = await spareSigner(0);
+  const wallet = await new ERC1271WalletMock__factory(owner).deploy(owner);
+  await base.registry.registerParticipant(wallet, "WLLTGB2LXXX");
+  await base.registry.setLimits(wallet, base.gbp, 1_000_000n, 1_000_000n);
+  const ctx: Ctx = { ...base, holders: [...base.holders, wallet] };
+  return { ctx, owner, wallet };
+}
+
 /** A hardhat account the fixture leaves unused. */
 async function spareSigner(index: number): Promise<HardhatEthersSigner> {
   return (await ethers.getSigners())[6 + index];
@@ -116,6 +127,25 @@ async function expectRevertWithoutEffect(
   const before = await observe(ctx, watched);
   await expect(action()).to.be.revertedWithCustomError(contract, error).withArgs(...args);
   expect(await observe(ctx, watched)).to.deep.equal(before);
+}
+
+/** What a revert assertion expects: the contract whose custom error it is, its name and arguments. */
+type ExpectedRevert = [contract: { interface: any }, error: string, ...args: unknown[]];
+
+/**
+ * A revert assertion for one escrow call: `send` makes the call with its subject (the arguments
+ * after `ctx`, as many as `send` declares), `watched` names the payments it must leave untouched.
+ */
+function revertAssertion<S extends unknown[]>(
+  send: (ctx: Ctx, ...subject: S) => Promise<unknown>,
+  watched: (...subject: S) => readonly string[],
+): (ctx: Ctx, ...rest: [...S, ...ExpectedRevert]) => Promise<void> {
+  const arity = send.length - 1;
+  return (ctx, ...rest) => {
+    const subject = rest.slice(0, arity) as S;
+    const [contract, error, ...args] = rest.slice(arity) as ExpectedRevert;
+    return expectRevertWithoutEffect(ctx, watched(...subject), () => send(ctx, ...subject), contract, error, ...args);
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -404,22 +434,10 @@ describe("SettlementEscrow", () => {
     });
 
     /** Expects alice's lock of `request` to revert with `error(...args)` and change nothing. */
-    async function expectLockRevert(
-      ctx: Ctx,
-      request: LockRequestInput,
-      contract: { interface: any },
-      error: string,
-      ...args: unknown[]
-    ): Promise<void> {
-      await expectRevertWithoutEffect(
-        ctx,
-        [request.uetr],
-        () => ctx.escrow.connect(ctx.alice).lock(request),
-        contract,
-        error,
-        ...args,
-      );
-    }
+    const expectLockRevert = revertAssertion(
+      (ctx, request: LockRequestInput) => ctx.escrow.connect(ctx.alice).lock(request),
+      (request) => [request.uetr],
+    );
 
     it("reverts with ZeroUetr for a zero UETR", async () => {
       const ctx = await setup();
@@ -637,22 +655,10 @@ describe("SettlementEscrow", () => {
       return Array.from({ length: count }, () => ({ ...base, uetr: randomUetr() }));
     }
 
-    async function expectBatchRevert(
-      ctx: Ctx,
-      requests: LockRequestInput[],
-      contract: { interface: any },
-      error: string,
-      ...args: unknown[]
-    ): Promise<void> {
-      await expectRevertWithoutEffect(
-        ctx,
-        requests.map((request) => request.uetr),
-        () => ctx.escrow.connect(ctx.alice).lockBatch(requests),
-        contract,
-        error,
-        ...args,
-      );
-    }
+    const expectBatchRevert = revertAssertion(
+      (ctx, requests: LockRequestInput[]) => ctx.escrow.connect(ctx.alice).lockBatch(requests),
+      (requests) => requests.map((request) => request.uetr),
+    );
 
     it("locks every request in several currencies with one Locked event each", async () => {
       const ctx = await setup();
@@ -737,23 +743,10 @@ describe("SettlementEscrow", () => {
 
   describe("release", () => {
     /** Expects the outsider's release of `terms` with `authorization` to revert with no effect. */
-    async function expectReleaseRevert(
-      ctx: Ctx,
-      terms: LockTerms,
-      authorization: string,
-      contract: { interface: any },
-      error: string,
-      ...args: unknown[]
-    ): Promise<void> {
-      await expectRevertWithoutEffect(
-        ctx,
-        [terms.uetr],
-        () => ctx.escrow.connect(ctx.outsider).release(terms, authorization),
-        contract,
-        error,
-        ...args,
-      );
-    }
+    const expectReleaseRevert = revertAssertion(
+      (ctx, terms: LockTerms, authorization: string) => ctx.escrow.connect(ctx.outsider).release(terms, authorization),
+      (terms) => [terms.uetr],
+    );
 
     describe("with a hashlock preimage", () => {
       it("pays the payee when anyone presents the sha256 preimage", async () => {
@@ -931,12 +924,7 @@ describe("SettlementEscrow", () => {
     describe("to an ERC-1271 contract-wallet payee", () => {
       /** A registered contract wallet with GBP limits, owned by a spare key, which alice pays. */
       async function walletScenario() {
-        const base = await setup();
-        const owner = await spareSigner(0);
-        const wallet = await new ERC1271WalletMock__factory(owner).deploy(owner);
-        await base.registry.registerParticipant(wallet, "WLLTGB2LXXX");
-        await base.registry.setLimits(wallet, base.gbp, 1_000_000n, 1_000_000n);
-        const ctx: Ctx = { ...base, holders: [...base.holders, wallet] };
+        const { ctx, owner, wallet } = await setupWithWalletBank();
         const terms = await lockPayment(ctx, { payee: wallet.target as string });
         return { ctx, owner, wallet, terms };
       }
@@ -1073,22 +1061,10 @@ describe("SettlementEscrow", () => {
   // -------------------------------------------------------------------------------------------
 
   describe("refund", () => {
-    async function expectRefundRevert(
-      ctx: Ctx,
-      terms: LockTerms,
-      contract: { interface: any },
-      error: string,
-      ...args: unknown[]
-    ): Promise<void> {
-      await expectRevertWithoutEffect(
-        ctx,
-        [terms.uetr],
-        () => ctx.escrow.connect(ctx.outsider).refund(terms),
-        contract,
-        error,
-        ...args,
-      );
-    }
+    const expectRefundRevert = revertAssertion(
+      (ctx, terms: LockTerms) => ctx.escrow.connect(ctx.outsider).refund(terms),
+      (terms) => [terms.uetr],
+    );
 
     async function expectRefunded(ctx: Ctx, terms: LockTerms, by: HardhatEthersSigner): Promise<void> {
       const tx = ctx.escrow.connect(by).refund(terms);
@@ -1197,23 +1173,10 @@ describe("SettlementEscrow", () => {
       return { terms, authorizations };
     }
 
-    async function expectBatchRevert(
-      ctx: Ctx,
-      terms: LockTerms[],
-      authorizations: string[],
-      contract: { interface: any },
-      error: string,
-      ...args: unknown[]
-    ): Promise<void> {
-      await expectRevertWithoutEffect(
-        ctx,
-        terms.map((t) => t.uetr),
-        () => ctx.escrow.connect(ctx.outsider).releaseBatch(terms, authorizations),
-        contract,
-        error,
-        ...args,
-      );
-    }
+    const expectBatchRevert = revertAssertion(
+      (ctx, terms: LockTerms[], authorizations: string[]) => ctx.escrow.connect(ctx.outsider).releaseBatch(terms, authorizations),
+      (terms) => terms.map((t) => t.uetr),
+    );
 
     it("releases a batch an attester sends itself, with no authorizations", async () => {
       const ctx = await setup();
@@ -1224,12 +1187,7 @@ describe("SettlementEscrow", () => {
     });
 
     it("releases payments authorized by preimage, attester, payee and ERC-1271 wallet, one Released event each", async () => {
-      const base = await setup();
-      const owner = await spareSigner(0);
-      const wallet = await new ERC1271WalletMock__factory(owner).deploy(owner);
-      await base.registry.registerParticipant(wallet, "WLLTGB2LXXX");
-      await base.registry.setLimits(wallet, base.gbp, 1_000_000n, 1_000_000n);
-      const ctx: Ctx = { ...base, holders: [...base.holders, wallet] };
+      const { ctx, owner, wallet } = await setupWithWalletBank();
       const secret = newSecret();
       const hashlocked = await lockPayment(ctx, { amount: 1_000n, hashlock: secret.hashlock });
       const attested = await lockAs(ctx, ctx.alice, await lockRequest(ctx.carol, ctx.jpy, { amount: 2_000n }));
@@ -1366,16 +1324,10 @@ describe("SettlementEscrow", () => {
       return [...fromAlice.map((r) => termsOf(r, ctx.alice)), ...fromDave.map((r) => termsOf(r, ctx.dave))];
     }
 
-    async function expectBatchRevert(ctx: Ctx, terms: LockTerms[], contract: { interface: any }, error: string, ...args: unknown[]) {
-      await expectRevertWithoutEffect(
-        ctx,
-        terms.map((t) => t.uetr),
-        () => ctx.escrow.connect(ctx.outsider).refundBatch(terms),
-        contract,
-        error,
-        ...args,
-      );
-    }
+    const expectBatchRevert = revertAssertion(
+      (ctx, terms: LockTerms[]) => ctx.escrow.connect(ctx.outsider).refundBatch(terms),
+      (terms) => terms.map((t) => t.uetr),
+    );
 
     it("returns every payment to its payer, one Refunded event each", async () => {
       const ctx = await setup();
@@ -1418,23 +1370,10 @@ describe("SettlementEscrow", () => {
   // -------------------------------------------------------------------------------------------
 
   describe("settlePvP", () => {
-    async function expectSettleRevert(
-      ctx: Ctx,
-      pvp: PvP,
-      authorization: string,
-      contract: { interface: any },
-      error: string,
-      ...args: unknown[]
-    ): Promise<void> {
-      await expectRevertWithoutEffect(
-        ctx,
-        uetrsOf(pvp),
-        () => ctx.escrow.connect(ctx.outsider).settlePvP(pvp.legA, pvp.legB, authorization),
-        contract,
-        error,
-        ...args,
-      );
-    }
+    const expectSettleRevert = revertAssertion(
+      (ctx, pvp: PvP, authorization: string) => ctx.escrow.connect(ctx.outsider).settlePvP(pvp.legA, pvp.legB, authorization),
+      (pvp) => uetrsOf(pvp),
+    );
 
     async function expectSettled(ctx: Ctx, pvp: PvP, authorization: string): Promise<void> {
       const { legA, legB } = pvp;
