@@ -277,6 +277,9 @@ function toEventRow(log: Log): ChainEventsTable {
     name: fragment.name,
     uetr: bytes16ToUetr(args.uetr),
     args: JSON.stringify(args),
+    block_time: null,
+    amount: null,
+    token: null,
   };
 }
 

@@ -8,9 +8,15 @@ export type ApiKeyRole = "bank" | "treasury" | "admin";
 export type PaymentStatus = "RECEIVED" | "SUBMITTED" | "LOCKED" | "SETTLED" | "CANCELLED" | "REFUNDED" | "REJECTED";
 export type LedgerAccountKind = "bank" | "reserve" | "fee";
 export type LedgerTransferKind = "posted" | "pending" | "post_pending" | "void_pending";
-export type ChainIntentKind = "lock" | "release" | "refund";
+export type ChainIntentKind = "lock" | "release" | "refund" | "mint" | "burn";
 export type ChainIntentStatus = "pending" | "sent" | "done" | "failed";
 export type WebhookDeliveryStatus = "pending" | "delivered" | "dead";
+export type StatementKind = "camt.053" | "camt.054";
+export type CreditDebit = "CRDT" | "DBIT";
+export type FundsDirection = "in" | "out";
+export type FundsMovementStatus = "awaiting_approval" | "approved" | "completed" | "rejected";
+export type ReconRunStatus = "running" | "completed" | "failed";
+export type BreakStatus = "open" | "resolved";
 
 export interface ParticipantsTable {
   bic: string;
@@ -45,6 +51,10 @@ export interface PaymentsTable {
   creditor_name: string | null;
   creditor_account: string | null;
   remittance_information: string | null;
+  /** pacs.008 references, quoted back in pacs.002 and pacs.004 (null for JSON payments). */
+  instruction_id: string | null;
+  transaction_id: string | null;
+  message_id: string | null;
   expires_at: number;
   status: PaymentStatus;
   status_reason: string | null;
@@ -165,6 +175,11 @@ export interface ChainEventsTable {
   name: string;
   uetr: string | null;
   args: string;
+  /** The block's timestamp in epoch milliseconds (null for events indexed before it was kept). */
+  block_time: number | null;
+  /** For events that carry them (Locked, Minted, Burned): amount in minor units and token address. */
+  amount: string | null;
+  token: string | null;
 }
 
 export interface WebhookDeliveriesTable {
@@ -179,6 +194,123 @@ export interface WebhookDeliveriesTable {
   last_error: string | null;
   created_at: number;
   delivered_at: number | null;
+}
+
+/** One camt.053 statement or camt.054 notification, as imported; the id is derived from its content's identity. */
+export interface StatementsTable {
+  id: string;
+  kind: StatementKind;
+  message_id: string;
+  statement_id: string;
+  account_id: string;
+  account_currency: string | null;
+  servicer_bic: string | null;
+  created_at: number;
+  from_date: string | null;
+  to_date: string | null;
+  /** Signed minor units (a debit balance is negative); dates are YYYY-MM-DD. */
+  opening_balance: string | null;
+  opening_date: string | null;
+  closing_balance: string | null;
+  closing_date: string | null;
+  content_hash: string;
+  imported_by: string;
+  imported_at: number;
+}
+
+export interface StatementEntriesTable {
+  id: string;
+  statement_id: string;
+  account_id: string;
+  entry_ref: string | null;
+  acct_svcr_ref: string | null;
+  uetr: string | null;
+  end_to_end_id: string | null;
+  instr_id: string | null;
+  tx_id: string | null;
+  tx_acct_svcr_ref: string | null;
+  /** Unsigned minor units; the direction is credit_debit. */
+  amount: string;
+  currency: string;
+  credit_debit: CreditDebit;
+  status: string;
+  booking_date: string | null;
+  value_date: string | null;
+  /** Domain/Family/SubFamily, or `Prtry:<code>` for a proprietary code. */
+  bank_tx_code: string | null;
+  is_charge: number;
+  reversal: number;
+  counterparty_bic: string | null;
+  imported_at: number;
+}
+
+export interface FundsMovementsTable {
+  id: string;
+  direction: FundsDirection;
+  bic: string;
+  currency: string;
+  amount: string;
+  statement_entry_id: string | null;
+  status: FundsMovementStatus;
+  status_reason: string | null;
+  requested_by: string;
+  approved_by: string | null;
+  tx_hash: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface PaymentReturnsTable {
+  return_uetr: string;
+  original_uetr: string;
+  return_id: string;
+  reason: string;
+  requested_by: string;
+  created_at: number;
+}
+
+export interface ReconRunsTable {
+  id: string;
+  from_date: string;
+  to_date: string;
+  /** JSON array of currency codes (empty: all). */
+  currencies: string;
+  status: ReconRunStatus;
+  /** JSON object of the run's counts. */
+  counts: string | null;
+  error: string | null;
+  requested_by: string;
+  started_at: number;
+  finished_at: number | null;
+}
+
+export interface ReconBreaksTable {
+  /** A hash of the keys, not of the class: the same item keeps its id when its class changes. */
+  id: string;
+  class: string;
+  status: BreakStatus;
+  keys: string;
+  currency: string | null;
+  details: string;
+  first_run_id: string;
+  last_run_id: string;
+  first_seen_at: number;
+  last_seen_at: number;
+  resolved_at: number | null;
+  resolved_by: string | null;
+  resolution_note: string | null;
+}
+
+export interface ReconBreakHistoryTable {
+  id: string;
+  break_id: string;
+  run_id: string | null;
+  action: string;
+  class: string;
+  status: BreakStatus;
+  note: string | null;
+  actor: string;
+  at: number;
 }
 
 export interface Database {
@@ -197,4 +329,11 @@ export interface Database {
   indexer_blocks: IndexerBlocksTable;
   chain_events: ChainEventsTable;
   webhook_deliveries: WebhookDeliveriesTable;
+  statements: StatementsTable;
+  statement_entries: StatementEntriesTable;
+  funds_movements: FundsMovementsTable;
+  payment_returns: PaymentReturnsTable;
+  recon_runs: ReconRunsTable;
+  recon_breaks: ReconBreaksTable;
+  recon_break_history: ReconBreakHistoryTable;
 }
