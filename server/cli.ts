@@ -7,7 +7,9 @@ import type { DeploymentRecord } from "../scripts/lib/deploy";
 import { startRelay } from "./relay";
 import { createAuthService } from "./auth/service";
 import { loadConfig } from "./config/env";
-import { openDatabase } from "./db/database";
+import { openDatabase, type DatabaseHandle } from "./db/database";
+import { parseCamt } from "./iso20022/camt";
+import { createDomainServices, type DomainServices } from "./services";
 
 /** `npx corridor …`: administration that needs no running relay, on the configured database. */
 export async function main(argv: string[]): Promise<void> {
@@ -63,7 +65,51 @@ export async function main(argv: string[]): Promise<void> {
       });
     });
 
+  const statements = program.command("statements").description("bank statements (camt.053 / camt.054)");
+  statements
+    .command("import <files...>")
+    .description("import statement files; a file already imported changes nothing")
+    .action(async (files: string[]) => {
+      await withServices(async ({ services, database }) => {
+        for (const file of files) {
+          const message = parseCamt(readFileSync(file, "utf8"));
+          const imported = await services.statements.import(database.db, message, "cli");
+          if (!imported.ok) throw new Error(`${file}: ${imported.code}: ${imported.message}`);
+          console.log(JSON.stringify({ file, kind: message.kind, statements: imported.value }));
+        }
+      });
+    });
+
+  program
+    .command("reconcile")
+    .description("reconcile chain events, ledger transfers and statement entries over a date range")
+    .requiredOption("--from <date>", "first value date, YYYY-MM-DD")
+    .requiredOption("--to <date>", "last value date, YYYY-MM-DD")
+    .option("--currency <codes>", "comma-separated currencies (default: all)")
+    .action(async (options: { from: string; to: string; currency?: string }) => {
+      await withServices(async ({ services }) => {
+        const currencies = options.currency?.split(",").map((c) => c.trim().toUpperCase());
+        const run = await services.reconciliation.run({ from: options.from, to: options.to, currencies, requestedBy: "cli" });
+        if (!run.ok) throw new Error(`${run.code}: ${run.message}`);
+        console.log(JSON.stringify(run.value, null, 2));
+      });
+    });
+
   await program.parseAsync(argv);
+}
+
+/** The domain services on the configured database and chain, closed afterwards. */
+async function withServices(work: (context: { services: DomainServices; database: DatabaseHandle }) => Promise<void>): Promise<void> {
+  const config = loadConfig();
+  const deployment = await loadDeployment(config.RPC_URL, config.DEPLOYMENT_FILE);
+  const provider = new JsonRpcProvider(config.RPC_URL, Number(deployment.chainId), { staticNetwork: true });
+  const database = await openDatabase(config.DATABASE_URL);
+  try {
+    await work({ services: createDomainServices({ config, deployment, database, provider }), database });
+  } finally {
+    provider.destroy();
+    await database.close();
+  }
 }
 
 /** DEPLOYMENT_FILE, or deployments/<chainId>.json for the chain RPC_URL serves. */

@@ -6,30 +6,21 @@ import pino, { type Logger } from "pino";
 import { Gauge, Registry, collectDefaultMetrics } from "prom-client";
 import { sql } from "kysely";
 import type { DeploymentRecord } from "../scripts/lib/deploy";
-import { createAuthService, type AuthService } from "./auth/service";
 import { connectCorridor } from "./chain/contracts";
 import { createChainIndexer, type ChainIndexer } from "./chain/indexer";
 import { createChainSubmitter, type ChainSubmitter } from "./chain/submitter";
 import type { RelayConfig } from "./config/env";
 import { openDatabase, type DatabaseHandle } from "./db/database";
 import { createApp } from "./http/app";
+import { reconciliationRoutes } from "./http/routes/reconciliation";
 import { webhookRoutes } from "./http/routes/webhooks";
-import { createLedgerService, type LedgerService } from "./ledger/service";
-import { createParticipantService, type ParticipantService } from "./participants/service";
-import { createPaymentService } from "./payments/service";
-import type { PaymentService } from "./payments/types";
-import { createRiskService, currencyLimits } from "./risk/service";
-import { createSanctionsList, loadSanctionsList } from "./risk/sanctions";
+import { createDomainServices, type DomainServices } from "./services";
 import { createWebhookService, type WebhookService } from "./webhooks/service";
 
 /** Everything one relay process runs: API, chain submitter and indexer, webhook worker, expiry sweep. */
-export interface Relay {
+export interface Relay extends Readonly<DomainServices> {
   readonly url: string;
   readonly database: DatabaseHandle;
-  readonly auth: AuthService;
-  readonly ledger: LedgerService;
-  readonly participants: ParticipantService;
-  readonly payments: PaymentService;
   readonly webhooks: WebhookService;
   readonly submitter: ChainSubmitter;
   readonly indexer: ChainIndexer;
@@ -68,28 +59,8 @@ export async function startRelay(config: RelayConfig, options: RelayOptions): Pr
   });
   const signer = new Wallet(config.OPERATOR_PRIVATE_KEY, provider);
   const contracts = connectCorridor(deployment, provider);
-  const currencies = Object.keys(deployment.contracts.tokens);
-
-  const ledger = createLedgerService({ dialect, now: options.now });
-  const sanctions = config.SANCTIONS_FILE ? loadSanctionsList(config.SANCTIONS_FILE) : createSanctionsList([]);
-  const risk = createRiskService({
-    db,
-    dialect,
-    now: options.now,
-    sanctions,
-    limits: currencyLimits({ singlePayment: config.RISK_SINGLE_PAYMENT_CAP, dailyVolume: config.RISK_DAILY_VOLUME_CAP }),
-  });
-  const payments = createPaymentService({
-    db,
-    dialect,
-    ledger,
-    risk,
-    chain: { tokenAddress: (currency) => deployment.contracts.tokens[currency] },
-    config: { defaultExpirySeconds: 3600, maxExpirySeconds: 30 * 24 * 3600, autoRelease: config.AUTO_RELEASE },
-    now: options.now,
-  });
-  const participants = createParticipantService({ db, ledger, currencies });
-  const auth = createAuthService({ db });
+  const services = createDomainServices({ config, deployment, database, provider, now: options.now });
+  const { ledger, auth, participants, payments, funds, statements, interchange, reconciliation } = services;
   const chainLogger = logger.child({ component: "chain" });
   const webhooks = createWebhookService({
     db,
@@ -107,6 +78,7 @@ export async function startRelay(config: RelayConfig, options: RelayOptions): Pr
     signer,
     escrowAddress: deployment.contracts.SettlementEscrow,
     payments,
+    funds,
     workerId,
     leaseMs: 30_000,
     batchSize: 100,
@@ -125,6 +97,8 @@ export async function startRelay(config: RelayConfig, options: RelayOptions): Pr
     fromBlock: deployment.deployBlock,
     confirmations: config.CONFIRMATIONS,
     payments,
+    funds,
+    tokenAddresses: Object.values(deployment.contracts.tokens),
     batchBlocks: 500,
     logger: chainLogger,
   });
@@ -137,6 +111,10 @@ export async function startRelay(config: RelayConfig, options: RelayOptions): Pr
     payments,
     participants,
     ledger,
+    interchange,
+    statements,
+    funds,
+    xmlBodyLimit: `${config.ISO_BODY_LIMIT_BYTES}b`,
     chainBalance: async (address, currency) => {
       const token = contracts.tokens[currency];
       return token ? token.balanceOf(address) : null;
@@ -146,7 +124,10 @@ export async function startRelay(config: RelayConfig, options: RelayOptions): Pr
       { name: "rpc", check: async () => void (await provider.getBlockNumber()) },
     ],
     metrics,
-    extraRoutes: [{ path: "/webhooks", router: webhookRoutes({ db, webhooks }) }],
+    extraRoutes: [
+      { path: "/webhooks", router: webhookRoutes({ db, webhooks }) },
+      { path: "/reconciliation", router: reconciliationRoutes({ db, reconciliation }) },
+    ],
     rateLimitPerMinute: options.rateLimitPerMinute,
     logError: (error) => logger.error({ err: error }, "request failed"),
   });
@@ -166,12 +147,9 @@ export async function startRelay(config: RelayConfig, options: RelayOptions): Pr
   logger.info({ url, workerId, dialect }, "relay started");
 
   return {
+    ...services,
     url,
     database,
-    auth,
-    ledger,
-    participants,
-    payments,
     webhooks,
     submitter,
     indexer,

@@ -26,6 +26,20 @@ const capSetting = z.string().transform((text, ctx): CurrencyCaps => {
   return setting;
 });
 
+/** Per currency, the operator's reserve account at its bank: "GBP=GB29NWBK60161331926819,EUR=...". */
+const reserveAccountsSetting = z.string().transform((text, ctx): Record<string, string> => {
+  const accounts: Record<string, string> = {};
+  for (const part of text.split(",").map((p) => p.trim()).filter(Boolean)) {
+    const match = /^([A-Z]{3})=([A-Za-z0-9/\-]{1,34})$/.exec(part);
+    if (!match || match[1] in accounts) {
+      ctx.addIssue({ code: "custom", message: `"${part}" is not CURRENCY=ACCOUNT (an IBAN or the account id the statements use), each currency once` });
+      return z.NEVER;
+    }
+    accounts[match[1]] = match[2];
+  }
+  return accounts;
+});
+
 const EnvSchema = z.object({
   HOST: z.string().min(1).default("127.0.0.1"),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
@@ -40,6 +54,12 @@ const EnvSchema = z.object({
   RISK_SINGLE_PAYMENT_CAP: capSetting.optional(),
   RISK_DAILY_VOLUME_CAP: capSetting.optional(),
   SANCTIONS_FILE: z.string().min(1).optional(),
+  RESERVE_ACCOUNTS: reserveAccountsSetting.default({}),
+  /** Mint against a reserve credit without waiting for treasury's approval. */
+  FUNDS_IN_AUTO_APPROVE: flag.default(false),
+  /** How long a settled payment may wait for its statement entry before it is a break. */
+  RECON_GRACE_SECONDS: z.coerce.number().int().min(0).max(30 * 24 * 3600).default(86_400),
+  ISO_BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 

@@ -10,12 +10,18 @@ import type { Transact } from "../db/batcher";
 import type { LedgerService } from "../ledger/service";
 import type { ParticipantService } from "../participants/service";
 import type { PaymentService } from "../payments/types";
+import type { FundsService } from "../funds/service";
+import type { InterchangeService } from "../interchange/service";
+import type { StatementService } from "../statements/service";
 import { ApiError, errorHandler, notFoundHandler, sendError } from "./errors";
-import { authenticate, requireJsonBody } from "./middleware";
+import { authenticate, requireBodyType, XML_MEDIA_TYPES } from "./middleware";
 import { buildOpenApiDocument } from "./openapi";
 import { accountRoutes, type ChainBalanceReader } from "./routes/accounts";
 import { keyRoutes, participantRoutes } from "./routes/admin";
+import { fundsRoutes } from "./routes/funds";
+import { iso20022Routes, paymentInterchangeRoutes } from "./routes/iso20022";
 import { paymentRoutes } from "./routes/payments";
+import { statementRoutes } from "./routes/statements";
 import { systemRoutes, type ReadinessCheck } from "./routes/system";
 
 export interface AppDeps {
@@ -27,11 +33,16 @@ export interface AppDeps {
   participants: ParticipantService;
   ledger: LedgerService;
   chainBalance: ChainBalanceReader;
+  interchange: InterchangeService;
+  statements: StatementService;
+  funds: FundsService;
   readiness: ReadinessCheck[];
   metrics: Registry;
   /** Extra authenticated routers mounted under /v1 (e.g. webhooks administration). */
   extraRoutes?: { path: string; router: express.Router }[];
   bodyLimit?: string;
+  /** The largest ISO 20022 message accepted (pacs.008 batches and statements are larger than JSON requests). */
+  xmlBodyLimit?: string;
   rateLimitPerMinute?: number;
   logError?: (error: unknown) => void;
 }
@@ -62,10 +73,17 @@ export function createApp(deps: AppDeps): Express {
       handler: (_req, res) => sendError(res, new ApiError(429, "too_many_requests", "rate limit reached; retry later")),
     }),
   );
-  v1.use(requireJsonBody);
+  // ISO 20022 messages arrive as XML, on these routes only; everything else speaks JSON.
+  v1.use(requireBodyType({ xmlPaths: [/^\/iso20022\//, /^\/statements\/?$/] }));
   v1.use(express.json({ limit: deps.bodyLimit ?? "64kb", strict: true }));
+  v1.use(express.text({ type: XML_MEDIA_TYPES, limit: deps.xmlBodyLimit ?? "1mb" }));
   v1.use(authenticate(deps.auth));
+  const interchange = { db: deps.db, transact: deps.transact, interchange: deps.interchange };
+  v1.use("/iso20022", iso20022Routes(interchange));
+  v1.use("/payments", paymentInterchangeRoutes(interchange));
   v1.use("/payments", paymentRoutes({ db: deps.db, transact: deps.transact, payments: deps.payments }));
+  v1.use("/statements", statementRoutes({ db: deps.db, transact: deps.transact, statements: deps.statements }));
+  v1.use("/funds", fundsRoutes({ db: deps.db, funds: deps.funds }));
   v1.use("/accounts", accountRoutes({ db: deps.db, ledger: deps.ledger, participants: deps.participants, chainBalance: deps.chainBalance }));
   v1.use("/participants", participantRoutes({ db: deps.db, participants: deps.participants }));
   v1.use("/keys", keyRoutes({ db: deps.db, auth: deps.auth }));

@@ -18,6 +18,14 @@ const STATUS_BY_CODE: Record<string, number> = {
   invalid_uetr: 400,
   invalid_expiry: 400,
   invalid_cursor: 400,
+  invalid_date_range: 400,
+  // ISO 20022 messages that cannot be read
+  malformed_xml: 400,
+  doctype_forbidden: 400,
+  unsupported_message: 400,
+  wrong_namespace: 400,
+  missing_element: 400,
+  invalid_element: 400,
   // 401 / 403 / 404
   unauthorized: 401,
   forbidden: 403,
@@ -25,6 +33,10 @@ const STATUS_BY_CODE: Record<string, number> = {
   payment_not_found: 404,
   key_not_found: 404,
   webhook_not_found: 404,
+  statement_not_found: 404,
+  movement_not_found: 404,
+  run_not_found: 404,
+  break_not_found: 404,
   // 409: conflicts with the current state
   idempotency_conflict: 409,
   participant_exists: 409,
@@ -33,8 +45,14 @@ const STATUS_BY_CODE: Record<string, number> = {
   payment_not_cancellable: 409,
   payment_not_confirmable: 409,
   webhook_pending: 409,
+  statement_conflict: 409,
+  movement_not_awaiting_approval: 409,
+  payment_not_settled: 409,
+  payment_already_returned: 409,
+  break_already_resolved: 409,
   // 413 / 415 / 429
   payload_too_large: 413,
+  too_large: 413,
   unsupported_media_type: 415,
   too_many_requests: 429,
   // 422: well-formed but refused by the rules
@@ -67,6 +85,12 @@ export function statusOf(code: string): number {
 
 export function fromFailure(f: Failure<string>): ApiError {
   return new ApiError(statusOf(f.code), f.code, f.message, f.details);
+}
+
+/** A refusal as an idempotent handler returns it (so that its transaction rolls back). */
+export function refusal(f: Failure<string>): { status: number; body: { error: { code: string; message: string; details: Record<string, unknown> } } } {
+  const error = fromFailure(f);
+  return { status: error.status, body: { error: { code: error.code, message: error.message, details: error.details ?? {} } } };
 }
 
 export function sendError(res: Response, error: ApiError): void {

@@ -31,16 +31,17 @@ class Refused extends Error {
  * racing with one key: the loser's insert of the record fails on the primary key, its transaction
  * (and its write) roll back, and it answers with the winner's recorded response. Refusals (status
  * 300 and up) are rolled back and not recorded: a rejected request changed nothing, so retrying it
- * is safe and re-evaluates it.
+ * is safe and re-evaluates it. A request whose body names its own identity (an ISO 20022 message
+ * id) passes it as `defaultKey`, used when the caller sends no Idempotency-Key.
  */
 export async function runIdempotent(
   db: Kysely<Database>,
   caller: Caller,
   req: Request,
   handler: (trx: Db) => Promise<StoredResponse>,
-  options: { atomic: false } | { atomic: true; transact: Transact },
+  options: ({ atomic: false } | { atomic: true; transact: Transact }) & { defaultKey?: string },
 ): Promise<StoredResponse & { replayed: boolean }> {
-  const key = req.get("idempotency-key");
+  const key = req.get("idempotency-key") ?? options.defaultKey;
   if (!key) throw new ApiError(400, "missing_idempotency_key", "writes need an Idempotency-Key header");
   if (!KEY_PATTERN.test(key)) {
     throw new ApiError(400, "missing_idempotency_key", "an Idempotency-Key is 1 to 255 letters, digits or _-:.");

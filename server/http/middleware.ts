@@ -33,13 +33,22 @@ export function requireRole(...roles: Caller["role"][]): RequestHandler {
   };
 }
 
-/** Writes must carry JSON (or nothing): anything else is refused before it is parsed. */
-export function requireJsonBody(req: Request, _res: Response, next: NextFunction): void {
-  const hasBody = Number(req.get("content-length") ?? 0) > 0 || req.get("transfer-encoding") !== undefined;
-  if (hasBody && !req.is("application/json")) {
-    throw new ApiError(415, "unsupported_media_type", "send the body as application/json", { contentType: req.get("content-type") ?? null });
-  }
-  next();
+export const XML_MEDIA_TYPES = ["application/xml", "text/xml", "application/*+xml"];
+
+/**
+ * Writes must carry JSON (or nothing), or XML on the routes that take ISO 20022 messages: anything
+ * else is refused before it is parsed.
+ */
+export function requireBodyType(options: { xmlPaths: RegExp[] }): RequestHandler {
+  return (req: Request, _res: Response, next: NextFunction): void => {
+    const hasBody = Number(req.get("content-length") ?? 0) > 0 || req.get("transfer-encoding") !== undefined;
+    const xml = options.xmlPaths.some((path) => path.test(req.path));
+    if (hasBody && !req.is("application/json") && !(xml && req.is(XML_MEDIA_TYPES))) {
+      const expected = xml ? "application/xml (an ISO 20022 message)" : "application/json";
+      throw new ApiError(415, "unsupported_media_type", `send the body as ${expected}`, { contentType: req.get("content-type") ?? null });
+    }
+    next();
+  };
 }
 
 export function parse<S extends z.ZodType>(schema: S, input: unknown, where: string): z.infer<S> {

@@ -75,6 +75,9 @@ export const PaymentResponse = z
     debtor: z.object({ name: z.string().nullable(), account: z.string().nullable() }),
     creditor: z.object({ name: z.string().nullable(), account: z.string().nullable() }),
     remittanceInformation: z.string().nullable(),
+    references: z
+      .object({ instructionId: z.string().nullable(), transactionId: z.string().nullable(), messageId: z.string().nullable() })
+      .openapi({ description: "pacs.008 InstrId, TxId and GrpHdr MsgId (null for JSON payments)" }),
     status: PaymentStatus,
     statusReason: z.string().nullable(),
     expiresAt: z.string().openapi({ format: "date-time" }),

@@ -59,6 +59,7 @@ export function toPayment(row: Selectable<PaymentsTable>): Payment {
     debtor: { name: row.debtor_name, account: row.debtor_account },
     creditor: { name: row.creditor_name, account: row.creditor_account },
     remittanceInformation: row.remittance_information,
+    references: { instructionId: row.instruction_id, transactionId: row.transaction_id, messageId: row.message_id },
     status: row.status,
     statusReason: row.status_reason,
     expiresAt: Number(row.expires_at),
@@ -152,6 +153,7 @@ export interface PaymentJson {
   debtor: { name: string | null; account: string | null };
   creditor: { name: string | null; account: string | null };
   remittanceInformation: string | null;
+  references: { instructionId: string | null; transactionId: string | null; messageId: string | null };
   status: PaymentStatus;
   statusReason: string | null;
   expiresAt: string;

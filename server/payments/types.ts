@@ -23,8 +23,16 @@ export interface NewPayment {
   debtor?: { name?: string; account?: string };
   creditor?: { name?: string; account?: string };
   remittanceInformation?: string;
+  /** The pacs.008 references a bank quotes back (InstrId, TxId, GrpHdr MsgId). */
+  references?: Partial<PaymentReferences>;
   /** Seconds until the lock expires and is refunded; defaults to the relay's setting. */
   expiresInSeconds?: number;
+}
+
+export interface PaymentReferences {
+  instructionId: string | null;
+  transactionId: string | null;
+  messageId: string | null;
 }
 
 export interface StatusChange {
@@ -44,6 +52,7 @@ export interface Payment {
   debtor: { name: string | null; account: string | null };
   creditor: { name: string | null; account: string | null };
   remittanceInformation: string | null;
+  references: PaymentReferences;
   status: PaymentStatus;
   statusReason: string | null;
   expiresAt: number;

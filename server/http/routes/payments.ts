@@ -4,7 +4,7 @@ import type { Database } from "../../db/schema";
 import type { Transact } from "../../db/batcher";
 import { paymentToJson } from "../../payments/service";
 import type { PaymentService } from "../../payments/types";
-import { fromFailure } from "../errors";
+import { fromFailure, refusal } from "../errors";
 import { runIdempotent } from "../idempotency";
 import { callerOf, parse } from "../middleware";
 import { CreatePaymentRequest, ListPaymentsQuery, UetrParams } from "../schemas";
@@ -32,10 +32,7 @@ export function paymentRoutes(deps: { db: Kysely<Database>; transact: Transact; 
         },
         trx,
       );
-      if (!created.ok) {
-        const error = fromFailure(created);
-        return { status: error.status, body: { error: { code: error.code, message: error.message, details: error.details ?? {} } } };
-      }
+      if (!created.ok) return refusal(created);
       return { status: 201, body: paymentToJson(created.value) };
     }, { atomic: true, transact });
     if (outcome.replayed) res.set("Idempotent-Replayed", "true");

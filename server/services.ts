@@ -1,0 +1,91 @@
+import type { Provider } from "ethers";
+import type { DeploymentRecord } from "../scripts/lib/deploy";
+import { createAuthService, type AuthService } from "./auth/service";
+import { connectCorridor } from "./chain/contracts";
+import type { RelayConfig } from "./config/env";
+import type { DatabaseHandle } from "./db/database";
+import { createFundsService, type FundsService } from "./funds/service";
+import { createInterchangeService, type InterchangeService } from "./interchange/service";
+import { createLedgerService, type LedgerService } from "./ledger/service";
+import { createParticipantService, type ParticipantService } from "./participants/service";
+import { createPaymentService } from "./payments/service";
+import type { PaymentService } from "./payments/types";
+import { createReconciliationService, type ReconciliationService } from "./reconciliation/service";
+import { createRiskService, currencyLimits } from "./risk/service";
+import { createSanctionsList, loadSanctionsList } from "./risk/sanctions";
+import { createStatementService, type StatementService } from "./statements/service";
+
+/** The domain services over one database and chain: what the relay serves and the CLI administers. */
+export interface DomainServices {
+  ledger: LedgerService;
+  auth: AuthService;
+  participants: ParticipantService;
+  payments: PaymentService;
+  funds: FundsService;
+  statements: StatementService;
+  interchange: InterchangeService;
+  reconciliation: ReconciliationService;
+}
+
+export function createDomainServices(deps: {
+  config: RelayConfig;
+  deployment: DeploymentRecord;
+  database: DatabaseHandle;
+  provider: Provider;
+  now?: () => number;
+}): DomainServices {
+  const { config, deployment, now } = deps;
+  const { db, dialect } = deps.database;
+  const tokens = deployment.contracts.tokens;
+  const tokenAddress = (currency: string): string | undefined => tokens[currency];
+  const contracts = connectCorridor(deployment, deps.provider);
+
+  const ledger = createLedgerService({ dialect, now });
+  const risk = createRiskService({
+    db,
+    dialect,
+    now,
+    sanctions: config.SANCTIONS_FILE ? loadSanctionsList(config.SANCTIONS_FILE) : createSanctionsList([]),
+    limits: currencyLimits({ singlePayment: config.RISK_SINGLE_PAYMENT_CAP, dailyVolume: config.RISK_DAILY_VOLUME_CAP }),
+  });
+  const payments = createPaymentService({
+    db,
+    dialect,
+    ledger,
+    risk,
+    chain: { tokenAddress },
+    config: { defaultExpirySeconds: 3600, maxExpirySeconds: 30 * 24 * 3600, autoRelease: config.AUTO_RELEASE },
+    now,
+  });
+  const funds = createFundsService({
+    db,
+    dialect,
+    ledger,
+    chain: { tokenAddress },
+    reserveAccounts: config.RESERVE_ACCOUNTS,
+    autoApprove: config.FUNDS_IN_AUTO_APPROVE,
+    now,
+  });
+  const currencyByToken = new Map(Object.entries(tokens).map(([currency, address]) => [address.toLowerCase(), currency]));
+  const reconciliation = createReconciliationService({
+    db,
+    dialect,
+    currencyOfToken: (address) => currencyByToken.get(address.toLowerCase()),
+    tokenSupply: async (currency) => {
+      const token = contracts.tokens[currency];
+      if (!token) throw new Error(`no deposit token for ${currency}`);
+      return token.totalSupply();
+    },
+    config: { graceSeconds: config.RECON_GRACE_SECONDS, reserveAccounts: config.RESERVE_ACCOUNTS },
+  });
+  return {
+    ledger,
+    auth: createAuthService({ db }),
+    participants: createParticipantService({ db, ledger, currencies: Object.keys(tokens) }),
+    payments,
+    funds,
+    statements: createStatementService({ db, onNewEntry: funds.recordReserveEntry, now }),
+    interchange: createInterchangeService({ db, payments, now }),
+    reconciliation,
+  };
+}
