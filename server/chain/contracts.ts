@@ -1,4 +1,4 @@
-import { Interface, Transaction, isHexString, type ContractRunner, type Provider, type Result, type Wallet } from "ethers";
+import { Interface, isHexString, type ContractRunner, type Provider, type Result } from "ethers";
 import {
   DepositToken__factory,
   NettingSettlement__factory,
@@ -11,9 +11,9 @@ import type { LockTerms } from "./typed-data";
 
 /**
  * Contract access for the relay's chain workers: typechain contracts connected from a deployment
- * record, the escrow calls the submitter makes (encoded, signed where an attestation is needed, and
- * preflighted with eth_estimateGas), revert decoding across every Corridor contract, and the small
- * polling loop the submitter and the indexer share. Only standard eth_* methods are used.
+ * record, the escrow calls the submitter makes (encoded; preflight.ts checks them before signing),
+ * revert decoding across every Corridor contract, and the small polling loop the submitter and the
+ * indexer share. Only standard eth_* methods are used.
  */
 
 /** Connects the deployed contracts named in `deployments/<chainId>.json` to a provider or signer. */
@@ -31,13 +31,14 @@ export function connectCorridor(record: DeploymentRecord, runner: ContractRunner
 }
 
 export const escrowInterface: Interface = SettlementEscrow__factory.createInterface();
+export const depositTokenInterface: Interface = DepositToken__factory.createInterface();
 
 // A lock can revert in the escrow, in the registry it consults or in the token it pulls from, so
 // revert data is matched against all of them (Error(string) and Panic(uint256) are built in).
 const errorInterfaces: readonly Interface[] = [
   escrowInterface,
   ParticipantRegistry__factory.createInterface(),
-  DepositToken__factory.createInterface(),
+  depositTokenInterface,
   NettingSettlement__factory.createInterface(),
 ];
 
@@ -109,21 +110,12 @@ export interface AuthorizedRelease {
   authorization: string;
 }
 
-/** A call ready to sign: the escrow, its calldata and a gas limit with headroom. */
-export interface PreparedCall {
-  to: string;
-  data: string;
-  gasLimit: bigint;
-}
-
-export type Preflight = { ok: true; call: PreparedCall } | { ok: false; revert: DecodedRevert };
-
 /**
- * The escrow calls the submitter makes, each checked before it is signed: with eth_estimateGas, or,
- * once a call of the same function was estimated, with one eth_call at the gas limit it needed
- * (scaled to the batch's size).
+ * The escrow calls the submitter makes, encoded; the submitter's preflight checks each against
+ * `address` before it is signed.
  */
 export interface EscrowCalls {
+  readonly address: string;
   /** PaymentState as a number: 0 None, 1 Locked, 2 Released, 3 Refunded. */
   paymentState(uetr: string): Promise<bigint>;
   lockData(lock: LockIntentPayload): string;
@@ -132,75 +124,13 @@ export interface EscrowCalls {
   releaseBatchData(releases: AuthorizedRelease[]): string;
   refundData(terms: LockTerms): string;
   refundBatchData(terms: LockTerms[]): string;
-  /**
-   * Checks the call as the signer and sets its gas limit; a revert is a value, any other failure
-   * (RPC) is thrown. `smaller`: the same function with a couple of the batch's payments, whose gas
-   * is searched instead when no gas of the function is known yet.
-   */
-  preflight(data: string, smaller?: () => string): Promise<Preflight>;
-  /** Why a mined transaction reverted, by re-running it with eth_call at its block. */
-  replayRevert(tx: { raw: string }, blockNumber: number): Promise<string>;
 }
 
-/** Gas headroom over the estimate: state can change between estimate and inclusion. */
-const GAS_HEADROOM_PERCENT = 20n;
-/** Bounds the gas limits remembered (shapes are few: a function and a calldata length). */
-const MAX_GAS_SHAPES = 1_000;
-
-/**
- * Calls of one shape (function and calldata length: e.g. any release, or a lock batch of n) do the
- * same work on the same kinds of state, so they need about the same gas.
- */
-function callShape(data: string): string {
-  return `${data.slice(0, 10)}:${data.length}`;
-}
-
-export function createEscrowCalls(deps: { provider: Provider; escrowAddress: string; signer: Wallet }): EscrowCalls {
-  const { provider, escrowAddress, signer } = deps;
-  const escrow = SettlementEscrow__factory.connect(escrowAddress, provider);
-  /** The gas limit per call shape: an estimate with headroom, or a guess an eth_call proved enough. */
-  const gasLimits = new Map<string, bigint>();
-  /** The first estimate of a shape, while it runs. */
-  const estimating = new Map<string, Promise<bigint>>();
-
-  function remember(shape: string, gasLimit: bigint): void {
-    if (gasLimits.size >= MAX_GAS_SHAPES) gasLimits.clear();
-    gasLimits.set(shape, gasLimit);
-  }
-
-  /**
-   * A gas limit to try for a shape never seen, from the known shape of the same function nearest in
-   * length, scaled by length: batches of one function differ mostly in how many payments they carry,
-   * and the headroom covers their shared fixed cost. Only a guess, proven by one eth_call before it
-   * is used: a batch size seen for the first time then costs no eth_estimateGas search.
-   */
-  function guessGasLimit(data: string): bigint | undefined {
-    const selector = data.slice(0, 10);
-    let nearest: { length: number; gasLimit: bigint } | undefined;
-    for (const [shape, gasLimit] of gasLimits) {
-      const [shapeSelector, shapeLength] = shape.split(":");
-      const length = Number(shapeLength);
-      if (shapeSelector !== selector) continue;
-      if (!nearest || Math.abs(length - data.length) < Math.abs(nearest.length - data.length)) nearest = { length, gasLimit };
-    }
-    if (!nearest) return undefined;
-    return (nearest.gasLimit * BigInt(data.length) + BigInt(nearest.length - 1)) / BigInt(nearest.length);
-  }
-
-  /** eth_estimateGas with headroom, remembered for the call's shape; a revert is thrown. */
-  async function estimate(data: string, known: bigint | undefined): Promise<bigint> {
-    const shape = callShape(data);
-    const estimated = provider.estimateGas({ from: signer.address, to: escrowAddress, data });
-    if (known === undefined && !estimating.has(shape)) {
-      estimating.set(shape, estimated);
-      void estimated.finally(() => estimating.delete(shape)).catch(() => undefined);
-    }
-    const gasLimit = ((await estimated) * (100n + GAS_HEADROOM_PERCENT)) / 100n;
-    remember(shape, known !== undefined && known > gasLimit ? known : gasLimit);
-    return gasLimit;
-  }
-
+/** The escrow at `escrowAddress`, read through `provider`. */
+export function createEscrowCalls(deps: { provider: Provider; escrowAddress: string }): EscrowCalls {
+  const escrow = SettlementEscrow__factory.connect(deps.escrowAddress, deps.provider);
   return {
+    address: deps.escrowAddress,
     paymentState: (uetr) => escrow.paymentState(uetr),
     lockData: (lock) => escrowInterface.encodeFunctionData("lockFor", [lock.payer, toLockRequest(lock)]),
     lockBatchData: (locks) =>
@@ -210,48 +140,6 @@ export function createEscrowCalls(deps: { provider: Provider; escrowAddress: str
       escrowInterface.encodeFunctionData("releaseBatch", [releases.map((r) => r.terms), releases.map((r) => r.authorization)]),
     refundData: (terms) => escrowInterface.encodeFunctionData("refund", [terms]),
     refundBatchData: (terms) => escrowInterface.encodeFunctionData("refundBatch", [terms]),
-    async preflight(data, smaller) {
-      const shape = callShape(data);
-      // Calls of a shape never seen, checked together (a batch of releases), wait for the first
-      // one's estimate rather than all searching at once.
-      const first = estimating.get(shape);
-      if (first && !gasLimits.has(shape)) await first.catch(() => undefined);
-      // The first batch of a function: searching the gas of a couple of its payments re-executes
-      // far less than searching the whole batch's, and scales to it. A refusal shows below.
-      if (smaller && guessGasLimit(data) === undefined) await estimate(smaller(), undefined).catch(() => undefined);
-      const known = gasLimits.get(shape);
-      const candidate = known ?? guessGasLimit(data);
-      if (candidate !== undefined) {
-        // A call of this shape needed at most `known` (with headroom) before: one eth_call with that
-        // limit proves this one fits it too, at a fraction of eth_estimateGas's search (which
-        // re-executes the call many times). Any failure is judged by estimating instead: short of
-        // gas, a call can fail with a contract error too (a token transfer starved of gas).
-        const fits = await provider.call({ from: signer.address, to: escrowAddress, data, gasLimit: candidate }).then(
-          () => true,
-          () => false,
-        );
-        if (fits) {
-          if (known === undefined) remember(shape, candidate);
-          return { ok: true, call: { to: escrowAddress, data, gasLimit: candidate } };
-        }
-      }
-      try {
-        return { ok: true, call: { to: escrowAddress, data, gasLimit: await estimate(data, known) } };
-      } catch (error) {
-        const revert = decodeRevert(error);
-        if (revert) return { ok: false, revert };
-        throw error;
-      }
-    },
-    async replayRevert(tx, blockNumber) {
-      const parsed = Transaction.from(tx.raw);
-      try {
-        await provider.call({ from: parsed.from!, to: parsed.to!, data: parsed.data, blockTag: blockNumber });
-        return "not reproduced by a replay (out of gas, or state changed within the block)";
-      } catch (error) {
-        return decodeRevert(error)?.reason ?? `unknown (replay failed: ${(error as Error).message})`;
-      }
-    },
   };
 }
 

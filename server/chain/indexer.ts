@@ -1,13 +1,16 @@
 import { sql, type Kysely } from "kysely";
-import { getAddress, type Block, type EventFragment, type Log, type Provider } from "ethers";
+import type { Block, Log, Provider } from "ethers";
 import type { Db, Dialect } from "../db/database";
 import type { ChainEventsTable, Database, IndexerBlocksTable } from "../db/schema";
 import type { ChainObservation, PaymentService } from "../payments/types";
-import { createPoller, escrowInterface, silentLogger, type ChainLogger } from "./contracts";
+import { createPoller, silentLogger, type ChainLogger } from "./contracts";
+import { EVENT_TOPICS, fundsObservation, toEventRow, withLockAmount, type EventName } from "./event-rows";
+import { ignoredFundsHooks, type FundsChainHooks } from "./funds-hooks";
 
 /**
  * The indexer follows the escrow's Locked, Released and Refunded events and applies each to the
- * payments exactly once.
+ * payments exactly once, and the deposit tokens' Minted and Burned events, applied to the funds
+ * movements their evidence names (funds-hooks.ts) exactly once. Rows: event-rows.ts.
  *
  * - Confirmation depth: only blocks up to `latest - confirmations` are read.
  * - Checkpoint: the processed blocks' headers in `indexer_blocks`; the highest row is the tip.
@@ -23,11 +26,12 @@ import { createPoller, escrowInterface, silentLogger, type ChainLogger } from ".
  *   the submitter saw a receipt, go back to `sent` in the same transaction, so the submitter checks
  *   them again and rebroadcasts the stored transaction (same nonce, so later nonces are not stuck).
  *
- * Rollback hooks (the contract of `unapplyLocked` / `unapplyReleased` / `unapplyRefunded`): called
- * inside the rollback transaction, once per event that `onLocked` / `onReleased` / `onRefunded`
- * received and that is no longer on the canonical chain, with the same observation, newest event
- * first (so a release is undone before its lock). The hook must undo what the apply hook did and
- * must not commit on its own; if it throws, nothing is rolled back and the run fails.
+ * Rollback hooks (the contract of `unapplyLocked` / `unapplyReleased` / `unapplyRefunded`, and of
+ * the funds hooks' `unapplyMinted` / `unapplyBurned`): called inside the rollback transaction, once
+ * per event that its apply hook received and that is no longer on the canonical chain, with the
+ * same observation, newest event first (so a release is undone before its lock). The hook must undo
+ * what the apply hook did and must not commit on its own; if it throws, nothing is rolled back and
+ * the run fails.
  */
 
 export type ChainEventHooks = Pick<
@@ -40,10 +44,17 @@ export interface ChainIndexerDeps {
   dialect: Dialect;
   provider: Provider;
   escrowAddress: string;
+  /**
+   * The deposit tokens whose Minted and Burned events are followed; default none. Only blocks from
+   * the tip on are read for a token added later: its earlier events are not indexed.
+   */
+  tokenAddresses?: readonly string[];
   /** The escrow's deployment block: nothing earlier is read. */
   fromBlock: number;
   confirmations: number;
   payments: ChainEventHooks;
+  /** Told of the funds movements' mints and burns; default: no one (the events are still stored). */
+  funds?: FundsChainHooks;
   /** Most blocks read (one eth_getLogs) and applied per database transaction. */
   batchBlocks: number;
   /** Headers kept below the tip to find a fork point (and read for every block this near the head). */
@@ -77,22 +88,23 @@ export class ReorgTooDeepError extends Error {
 }
 
 type Header = Pick<IndexerBlocksTable, "number" | "hash" | "parent_hash">;
-type EventName = "Locked" | "Released" | "Refunded";
+/** Headers read for a range, and the times of their blocks (epoch ms), which event rows keep. */
+interface ReadBlocks {
+  headers: Header[];
+  timeMs: Map<number, number>;
+}
 
-const EVENT_NAMES: readonly EventName[] = ["Locked", "Released", "Refunded"];
-const EVENT_FRAGMENTS = EVENT_NAMES.map((name) => escrowInterface.getEvent(name)!);
-const EVENT_TOPICS = EVENT_FRAGMENTS.map((fragment) => fragment.topicHash);
-// Interface.parseLog would look the event up by hashing every event signature of the ABI, per log.
-const FRAGMENT_BY_TOPIC = new Map(EVENT_FRAGMENTS.map((fragment) => [fragment.topicHash, fragment]));
 // Any constant shared by the relay's processes: serializes their indexer transactions on PostgreSQL.
 const INDEXER_LOCK_KEY = 0x636f7272; // "corr"
 
 export function createChainIndexer(deps: ChainIndexerDeps): ChainIndexer {
   const { db, dialect, provider, payments, confirmations } = deps;
+  const funds = deps.funds ?? ignoredFundsHooks;
   const logger = deps.logger ?? silentLogger;
   const batchBlocks = Math.max(1, deps.batchBlocks);
   const retainBlocks = Math.max(deps.retainBlocks ?? 512, confirmations + 1);
-  const escrowAddress = deps.escrowAddress;
+  // Each address emits only its own kind of the followed events, so one request serves all.
+  const addresses = [deps.escrowAddress, ...(deps.tokenAddresses ?? [])];
 
   async function rpc<T>(method: string, call: () => Promise<T>): Promise<T> {
     try {
@@ -127,21 +139,22 @@ export function createChainIndexer(deps: ChainIndexerDeps): ChainIndexer {
   /** Reads and applies blocks from..to; null if what was read is not one consistent chain. */
   async function indexRange(tip: Header | null, from: number, to: number, target: number) {
     const logs = await rpc("eth_getLogs", () =>
-      provider.getLogs({ address: escrowAddress, fromBlock: from, toBlock: to, topics: [EVENT_TOPICS] }),
+      provider.getLogs({ address: addresses, fromBlock: from, toBlock: to, topics: [[...EVENT_TOPICS]] }),
     );
-    const headers = await readHeaders(blocksToRecord(from, to, target, logs));
-    const problem = headers ? inconsistency(tip, headers, logs) : "a block is missing";
-    if (problem || !headers) {
+    const blocks = await readBlocks(blocksToRecord(from, to, target, logs));
+    const problem = blocks ? inconsistency(tip, blocks.headers, logs) : "a block is missing";
+    if (problem || !blocks) {
       logger.warn({ from, to, problem }, "chain changed while indexing; retrying");
       return null;
     }
-    const applied = await apply(tip, headers, logs, to);
-    return applied === null ? null : { applied, tip: headers[headers.length - 1] };
+    const applied = await apply(tip, blocks, logs, to);
+    return applied === null ? null : { applied, tip: blocks.headers[blocks.headers.length - 1] };
   }
 
   /**
    * Near the head every block's header is kept (reorgs happen there); deeper, where catching up
-   * would otherwise cost one request per block, only blocks with events and the range's end.
+   * would otherwise cost one request per block, only blocks with events (whose times the event
+   * rows keep) and the range's end.
    */
   function blocksToRecord(from: number, to: number, target: number, logs: Log[]): number[] {
     const numbers = new Set<number>([to, ...logs.map((l) => l.blockNumber)]);
@@ -149,10 +162,13 @@ export function createChainIndexer(deps: ChainIndexerDeps): ChainIndexer {
     return [...numbers].sort((a, b) => a - b);
   }
 
-  async function readHeaders(numbers: number[]): Promise<Header[] | null> {
+  async function readBlocks(numbers: number[]): Promise<ReadBlocks | null> {
     const blocks = await Promise.all(numbers.map(blockAt));
     if (blocks.some((b) => b === null || b.hash === null)) return null;
-    return blocks.map((b) => ({ number: b!.number, hash: b!.hash!, parent_hash: b!.parentHash }));
+    return {
+      headers: blocks.map((b) => ({ number: b!.number, hash: b!.hash!, parent_hash: b!.parentHash })),
+      timeMs: new Map(blocks.map((b) => [b!.number, b!.timestamp * 1000])),
+    };
   }
 
   function inconsistency(tip: Header | null, headers: Header[], logs: Log[]): string | null {
@@ -167,7 +183,7 @@ export function createChainIndexer(deps: ChainIndexerDeps): ChainIndexer {
   }
 
   /** Applies one range in one transaction; null if another indexer moved the tip meanwhile. */
-  async function apply(tip: Header | null, headers: Header[], logs: Log[], to: number): Promise<number | null> {
+  async function apply(tip: Header | null, { headers, timeMs }: ReadBlocks, logs: Log[], to: number): Promise<number | null> {
     return db.transaction().execute(async (trx) => {
       await serialize(trx);
       const current = await storedTip(trx);
@@ -177,7 +193,7 @@ export function createChainIndexer(deps: ChainIndexerDeps): ChainIndexer {
       }
       let applied = 0;
       for (const log of [...logs].sort((a, b) => a.blockNumber - b.blockNumber || a.index - b.index)) {
-        const event = toEventRow(log);
+        const event = await withLockAmount(trx, toEventRow(log, timeMs.get(log.blockNumber)!));
         const inserted = await trx
           .insertInto("chain_events")
           .values(event)
@@ -246,8 +262,17 @@ export function createChainIndexer(deps: ChainIndexerDeps): ChainIndexer {
   }
 
   async function dispatch(trx: Db, event: ChainEventsTable, mode: "apply" | "unapply"): Promise<void> {
-    const observation: ChainObservation = { uetr: event.uetr!, txHash: event.tx_hash, blockNumber: Number(event.block_number) };
     const name = event.name as EventName;
+    if (name === "Minted" || name === "Burned") {
+      if (event.uetr === null) return; // foreign evidence: the supply moved for no movement of the relay's
+      const fundsHooks = {
+        apply: { Minted: funds.onMinted, Burned: funds.onBurned },
+        unapply: { Minted: funds.unapplyMinted, Burned: funds.unapplyBurned },
+      } as const;
+      await fundsHooks[mode][name].call(funds, trx, fundsObservation(event));
+      return;
+    }
+    const observation: ChainObservation = { uetr: event.uetr!, txHash: event.tx_hash, blockNumber: Number(event.block_number) };
     const hooks = {
       apply: { Locked: payments.onLocked, Released: payments.onReleased, Refunded: payments.onRefunded },
       unapply: { Locked: payments.unapplyLocked, Released: payments.unapplyReleased, Refunded: payments.unapplyRefunded },
@@ -263,60 +288,4 @@ export function createChainIndexer(deps: ChainIndexerDeps): ChainIndexer {
 
   const poller = createPoller("chain indexer", runOnce, logger);
   return { runOnce, start: poller.start, stop: poller.stop, head };
-}
-
-function toEventRow(log: Log): ChainEventsTable {
-  const fragment = FRAGMENT_BY_TOPIC.get(log.topics[0])!;
-  const args = decodeStaticEventArgs(fragment, log);
-  return {
-    id: `${log.blockHash}:${log.index}`,
-    block_number: log.blockNumber,
-    block_hash: log.blockHash,
-    tx_hash: log.transactionHash,
-    log_index: log.index,
-    name: fragment.name,
-    uetr: bytes16ToUetr(args.uetr),
-    args: JSON.stringify(args),
-    block_time: null,
-    amount: null,
-    token: null,
-  };
-}
-
-/**
- * An event's arguments as strings (as String() of ethers' decoded values gives them), for events
- * whose inputs are all static types, one 32-byte word each: in the topics when indexed, else in the
- * data in order. The escrow's events are all such; ethers' general decoder costs several times more
- * per log, and the indexer decodes every payment's events.
- */
-export function decodeStaticEventArgs(fragment: EventFragment, log: { topics: readonly string[]; data: string }): Record<string, string> {
-  const args: Record<string, string> = {};
-  let topic = 1;
-  let offset = 2; // past "0x"
-  for (const input of fragment.inputs) {
-    let word: string;
-    if (input.indexed) {
-      word = log.topics[topic++];
-    } else {
-      word = `0x${log.data.slice(offset, offset + 64)}`;
-      offset += 64;
-    }
-    if (word.length !== 66) throw new Error(`${fragment.name}: the log is too short for ${input.name}`);
-    args[input.name] = staticWordToString(input.type, word.toLowerCase());
-  }
-  return args;
-}
-
-function staticWordToString(type: string, word: string): string {
-  if (type === "address") return getAddress(`0x${word.slice(26)}`);
-  if (/^uint\d*$/.test(type)) return BigInt(word).toString();
-  const fixedBytes = /^bytes(\d+)$/.exec(type);
-  if (fixedBytes) return word.slice(0, 2 + 2 * Number(fixedBytes[1]));
-  throw new Error(`no static decoding for ${type}`);
-}
-
-/** The escrow's bytes16 payment id as the payment's UETR (lower-case UUID), the relay's key. */
-export function bytes16ToUetr(bytes16: string): string {
-  const hex = bytes16.toLowerCase().replace(/^0x/, "");
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }

@@ -1,7 +1,8 @@
 import type { ChainIntentsTable } from "../db/schema";
 import { payloadToTerms, type LockIntentPayload, type TermsIntentPayload } from "./outbox";
 import { ZERO_BYTES32, type LockTerms } from "./typed-data";
-import type { DecodedRevert, EscrowCalls, PreparedCall } from "./contracts";
+import type { DecodedRevert, EscrowCalls } from "./contracts";
+import type { CallPreflight, PreparedCall } from "./preflight";
 
 /**
  * What the submitter sends for the pending intents it claimed: each kind (locks, releases, refunds)
@@ -18,12 +19,14 @@ export type IntentPatch = Partial<Pick<Intent, "status" | "attempts" | "next_att
 /** What the senders may do with the intents this run holds the lease of; every write is fenced on it. */
 export interface IntentActions {
   escrow: EscrowCalls;
+  /** Checks a call as the signer before it is signed; a revert is a value. */
+  preflight: CallPreflight["preflight"];
   /** Writes the intents' next state and ends their lease. */
   settle(intents: Intent[], patch: IntentPatch): Promise<void>;
   /** Back to pending after a backoff; final once the intent has used its attempts. */
   retryOrGiveUp(intent: Intent, reason: string): Promise<void>;
-  /** The chain refuses the lock for good: the payment is rejected and the intent failed. */
-  rejectLock(intent: Intent, reason: string): Promise<void>;
+  /** The chain refuses the intent for good: it fails, and its payment or funds movement is told why. */
+  fail(intent: Intent, reason: string): Promise<void>;
   /** Signs one transaction for `intents` with the next nonce and stores it with them; its broadcast follows. */
   submit(intents: Intent[], call: PreparedCall): Promise<void>;
 }
@@ -44,6 +47,7 @@ interface BatchCalls<T extends Item> {
   refuse(item: T, revert: DecodedRevert): Promise<void>;
 }
 
+/** Locks for their payers, as one lockBatchFor (the banks' operator allowances let the signer lock). */
 export async function sendLocks(actions: IntentActions, intents: Intent[]): Promise<void> {
   const { escrow } = actions;
   const locks = intents.map((intent) => ({ intent, lock: JSON.parse(intent.payload) as LockIntentPayload }));
@@ -53,7 +57,7 @@ export async function sendLocks(actions: IntentActions, intents: Intent[]): Prom
     async refuse({ intent }, revert) {
       if (revert.name === "PaymentAlreadyExists") return actions.settle([intent], DONE); // a lock already on chain is done
       if (revert.name === "EnforcedPause") return actions.retryOrGiveUp(intent, revert.reason); // the escrow resumes
-      return actions.rejectLock(intent, revert.reason);
+      return actions.fail(intent, revert.reason);
     },
   });
 }
@@ -108,13 +112,13 @@ function refuseTerms(actions: IntentActions, intent: Intent, revert: DecodedReve
 
 async function sendBatched<T extends Item>(actions: IntentActions, items: T[], calls: BatchCalls<T>): Promise<void> {
   if (items.length === 0) return;
-  const { escrow } = actions;
+  const preflight = (data: string, smaller?: () => string) => actions.preflight(actions.escrow.address, data, smaller);
   if (items.length > 1) {
-    const batch = await escrow.preflight(calls.many(items), () => calls.many(items.slice(0, 2)));
+    const batch = await preflight(calls.many(items), () => calls.many(items.slice(0, 2)));
     if (batch.ok) return actions.submit(items.map((i) => i.intent), batch.call);
   }
   // The batch would revert (or there is one item): try each alone to find the refused ones.
-  const singles = await Promise.all(items.map((item) => escrow.preflight(calls.one(item))));
+  const singles = await Promise.all(items.map((item) => preflight(calls.one(item))));
   const accepted: { item: T; call: PreparedCall }[] = [];
   for (const [k, result] of singles.entries()) {
     if (result.ok) accepted.push({ item: items[k], call: result.call });
@@ -122,7 +126,7 @@ async function sendBatched<T extends Item>(actions: IntentActions, items: T[], c
   }
   if (accepted.length > 1) {
     const rest = accepted.map((a) => a.item);
-    const batch = await escrow.preflight(calls.many(rest), () => calls.many(rest.slice(0, 2)));
+    const batch = await preflight(calls.many(rest), () => calls.many(rest.slice(0, 2)));
     if (batch.ok) return actions.submit(rest.map((i) => i.intent), batch.call);
   }
   // Each passes alone but not together (e.g. a shared allowance): send them one by one.

@@ -1,7 +1,7 @@
 import { Transaction, keccak256, type Provider, type TransactionReceipt, type Wallet } from "ethers";
 import type { Db } from "../db/database";
 import type { ChainTransactionsTable } from "../db/schema";
-import type { PreparedCall } from "./contracts";
+import type { PreparedCall } from "./preflight";
 
 /**
  * One nonce manager per signer: it owns the signer's nonces and every transaction that uses them.

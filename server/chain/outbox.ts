@@ -28,8 +28,28 @@ export interface TermsIntentPayload {
   terms: { [K in keyof LockTerms]: string };
 }
 
-export type IntentPayload<K extends ChainIntentKind> = K extends "lock" ? LockIntentPayload : TermsIntentPayload;
+/**
+ * A funds movement's mint or burn (the intent's uetr is the movement id): `DepositToken.mint` /
+ * `burn(account, amount, evidence)` on `token`, where evidence is `movementEvidence(movementId)`.
+ */
+export interface IssuanceIntentPayload {
+  token: string;
+  account: string;
+  /** Minor units, as a decimal string. */
+  amount: string;
+  evidence: string;
+}
 
+export type IntentPayload<K extends ChainIntentKind> = K extends "lock"
+  ? LockIntentPayload
+  : K extends "mint" | "burn"
+    ? IssuanceIntentPayload
+    : TermsIntentPayload;
+
+/**
+ * Writes an intent in the caller's transaction. `uetr` is the payment's UETR, or for a mint or burn
+ * the funds movement's id; a second intent of the same uetr and kind is ignored.
+ */
 export async function enqueueChainIntent<K extends ChainIntentKind>(
   db: Db,
   intent: { kind: K; uetr: string; payload: IntentPayload<K>; notBefore?: number },

@@ -1,18 +1,21 @@
 import { randomUUID } from "node:crypto";
-import type { ExpressionBuilder, Kysely } from "kysely";
+import type { Kysely } from "kysely";
 import type { Provider, Wallet } from "ethers";
-import type { Db, Dialect } from "../db/database";
+import type { Dialect } from "../db/database";
 import type { Database } from "../db/schema";
 import type { PaymentService } from "../payments/types";
-import { createEscrowCalls, createPoller, silentLogger, type ChainLogger, type EscrowCalls, type PreparedCall } from "./contracts";
-import { sendLocks, sendTermsIntents, type Intent, type IntentActions, type IntentPatch } from "./intent-senders";
+import { createEscrowCalls, createPoller, silentLogger, type ChainLogger } from "./contracts";
+import { ignoredFundsHooks, type FundsChainHooks } from "./funds-hooks";
+import { createIntentLeases } from "./intent-leases";
+import { sendLocks, sendTermsIntents, type Intent, type IntentActions } from "./intent-senders";
+import { sendIssuanceIntents } from "./issuance-senders";
 import { bumpFees, createNonceManager, type Fees, type NonceOutcome, type TxAttempt } from "./nonce-manager";
+import { createCallPreflight, type PreparedCall } from "./preflight";
 
 /**
- * The submitter drains the chain_intents outbox. Intents are claimed by lease (FOR UPDATE SKIP
- * LOCKED on PostgreSQL, one conditional UPDATE on SQLite, whose writers are serialized), so any
- * number of relay processes can share the outbox. Each claim carries a fresh lease token and every
- * later write is fenced on it: a process whose lease expired cannot overwrite the new owner's work.
+ * The submitter drains the chain_intents outbox: payments' locks, releases and refunds on the
+ * escrow, and funds movements' mints and burns on the deposit tokens. Intents are claimed by lease
+ * (intent-leases.ts), so any number of relay processes can share the outbox.
  *
  * Crash safety: a transaction is signed locally and stored, with its intents marked sent and the
  * payments marked submitted, in one database transaction before it is broadcast. Whatever the
@@ -24,10 +27,12 @@ export interface ChainSubmitterDeps {
   db: Kysely<Database>;
   dialect: Dialect;
   provider: Provider;
-  /** The operator key: attester on the escrow, and operator in the banks' allowances. */
+  /** The operator key: attester on the escrow, operator in the banks' allowances, token issuer. */
   signer: Wallet;
   escrowAddress: string;
   payments: Pick<PaymentService, "markSubmitted" | "markRejected">;
+  /** Told when a mint or burn fails for good; default: no one. */
+  funds?: Pick<FundsChainHooks, "onChainFailed">;
   /** Unique per process; it prefixes lease tokens so that leases can be traced to their holder. */
   workerId: string;
   leaseMs: number;
@@ -70,14 +75,6 @@ export interface ChainSubmitter {
   stop(): Promise<void>;
 }
 
-/** Another worker took over an intent after this worker's lease expired. */
-export class LeaseLostError extends Error {
-  constructor(readonly intentIds: string[]) {
-    super(`lease lost on intents ${intentIds.join(", ")}`);
-    this.name = "LeaseLostError";
-  }
-}
-
 /** Some intents could not be handled this run (they are released with backoff and retried). */
 export class SubmitterRunError extends Error {
   constructor(readonly errors: unknown[]) {
@@ -90,7 +87,8 @@ export class SubmitterRunError extends Error {
 const MAX_BATCH = 100;
 
 export function createChainSubmitter(deps: ChainSubmitterDeps): ChainSubmitter {
-  const { db, dialect, provider, signer, payments, leaseMs } = deps;
+  const { db, provider, signer, payments } = deps;
+  const funds = deps.funds ?? ignoredFundsHooks;
   const now = deps.now ?? Date.now;
   const logger = deps.logger ?? silentLogger;
   const batchSize = Math.max(1, Math.min(deps.batchSize, MAX_BATCH));
@@ -101,106 +99,12 @@ export function createChainSubmitter(deps: ChainSubmitterDeps): ChainSubmitter {
   const retryMaxMs = deps.retry?.maxMs ?? 600_000;
   const maxAttempts = deps.retry?.maxAttempts ?? 10;
   const nonces = createNonceManager({ provider, signer, sendRawTransaction: deps.sendRawTransaction });
-  const escrow: EscrowCalls = createEscrowCalls({ provider, escrowAddress: deps.escrowAddress, signer });
+  const escrow = createEscrowCalls({ provider, escrowAddress: deps.escrowAddress });
+  const calls = createCallPreflight({ provider, signer });
+  const { claimPending, claimSentGroups, settle } = createIntentLeases({ db, dialect: deps.dialect, now, leaseMs: deps.leaseMs, batchSize });
   let reconciled = false; // the stored nonce is reconciled with the chain once per process
 
-  // ----- leases ------------------------------------------------------------------------------
-
-  const leaseFree = (at: number) => (eb: ExpressionBuilder<Database, "chain_intents">) =>
-    eb.or([eb("lease_until", "is", null), eb("lease_until", "<=", at)]);
-
-  async function claimPending(token: string): Promise<Intent[]> {
-    const at = now();
-    const due = (q: Db) =>
-      q
-        .selectFrom("chain_intents")
-        .select("id")
-        .where("status", "=", "pending")
-        .where("next_attempt_at", "<=", at)
-        .where(leaseFree(at))
-        .orderBy("next_attempt_at")
-        .orderBy("created_at")
-        .limit(batchSize);
-    const lease = { lease_owner: token, lease_until: at + leaseMs };
-    if (dialect === "sqlite") {
-      return db.updateTable("chain_intents").set(lease).where("id", "in", due(db)).returningAll().execute();
-    }
-    return db.transaction().execute(async (trx) => {
-      const rows = await due(trx).forUpdate().skipLocked().execute();
-      if (rows.length === 0) return [];
-      const ids = rows.map((r) => r.id);
-      return trx.updateTable("chain_intents").set(lease).where("id", "in", ids).returningAll().execute();
-    });
-  }
-
-  /** Claims sent intents a whole transaction at a time, so one worker owns each nonce's fate. */
-  async function claimSentGroups(token: string): Promise<Intent[]> {
-    const at = now();
-    const dueHashes = (q: Db) =>
-      q
-        .selectFrom("chain_intents")
-        .select("tx_hash")
-        .distinct()
-        .where("status", "=", "sent")
-        .where("next_attempt_at", "<=", at)
-        .where(leaseFree(at))
-        .limit(batchSize);
-    const lease = { lease_owner: token, lease_until: at + leaseMs };
-    if (dialect === "sqlite") {
-      return db
-        .updateTable("chain_intents")
-        .set(lease)
-        .where("status", "=", "sent")
-        .where(leaseFree(at))
-        .where("tx_hash", "in", dueHashes(db))
-        .returningAll()
-        .execute();
-    }
-    return db.transaction().execute(async (trx) => {
-      const locked = await trx
-        .selectFrom("chain_intents")
-        .select(["id", "tx_hash"])
-        .where("status", "=", "sent")
-        .where(leaseFree(at))
-        .where("tx_hash", "in", dueHashes(trx))
-        .forUpdate()
-        .skipLocked()
-        .execute();
-      const ids = await completeGroups(trx, locked);
-      if (ids.length === 0) return [];
-      return trx.updateTable("chain_intents").set(lease).where("id", "in", ids).returningAll().execute();
-    });
-  }
-
-  /** Of the rows this transaction locked, those whose whole transaction group it locked. */
-  async function completeGroups(trx: Db, locked: { id: string; tx_hash: string | null }[]): Promise<string[]> {
-    if (locked.length === 0) return [];
-    const hashes = [...new Set(locked.map((r) => r.tx_hash!))];
-    const totals = await trx
-      .selectFrom("chain_intents")
-      .select((eb) => ["tx_hash", eb.fn.countAll().as("n")])
-      .where("status", "=", "sent")
-      .where("tx_hash", "in", hashes)
-      .groupBy("tx_hash")
-      .execute();
-    const complete = new Set(
-      totals.filter((t) => Number(t.n) === locked.filter((r) => r.tx_hash === t.tx_hash).length).map((t) => t.tx_hash),
-    );
-    return locked.filter((r) => complete.has(r.tx_hash)).map((r) => r.id);
-  }
-
-  /** Writes an intent's next state and ends the lease, only if `token` still holds it. */
-  async function settle(q: Db, intents: Intent[], token: string, patch: IntentPatch): Promise<void> {
-    if (intents.length === 0) return;
-    const ids = intents.map((i) => i.id);
-    const result = await q
-      .updateTable("chain_intents")
-      .set({ ...patch, lease_owner: null, lease_until: null, updated_at: now() })
-      .where("id", "in", ids)
-      .where("lease_owner", "=", token)
-      .executeTakeFirst();
-    if (Number(result.numUpdatedRows) !== ids.length) throw new LeaseLostError(ids);
-  }
+  // ----- outcomes ----------------------------------------------------------------------------
 
   const backoff = (attempts: number) => Math.min(retryMaxMs, retryBaseMs * 2 ** Math.max(0, attempts - 1));
 
@@ -211,9 +115,15 @@ export function createChainSubmitter(deps: ChainSubmitterDeps): ChainSubmitter {
       await settle(db, [intent], token, { status: "pending", attempts, next_attempt_at: now() + backoff(attempts), last_error: reason });
       return;
     }
-    await db.transaction().execute(async (trx) => {
+    await fail(intent, token, reason);
+  }
+
+  /** The intent fails, and in the same transaction its payment or funds movement is told why. */
+  function fail(intent: Intent, token: string, reason: string): Promise<void> {
+    return db.transaction().execute(async (trx) => {
       if (intent.kind === "lock") await payments.markRejected(trx, intent.uetr, reason);
-      await settle(trx, [intent], token, { status: "failed", attempts, last_error: reason });
+      if (intent.kind === "mint" || intent.kind === "burn") await funds.onChainFailed(trx, intent.uetr, intent.kind, reason);
+      await settle(trx, [intent], token, { status: "failed", attempts: intent.attempts + 1, last_error: reason });
     });
   }
 
@@ -226,13 +136,10 @@ export function createChainSubmitter(deps: ChainSubmitterDeps): ChainSubmitter {
     fees.catch(() => undefined); // a failure is reported by the submit that needed the fees
     return {
       escrow,
+      preflight: calls.preflight,
       settle: (intents, patch) => settle(db, intents, token, patch),
       retryOrGiveUp: (intent, reason) => retryOrGiveUp(intent, token, reason),
-      rejectLock: (intent, reason) =>
-        db.transaction().execute(async (trx) => {
-          await payments.markRejected(trx, intent.uetr, reason);
-          await settle(trx, [intent], token, { status: "failed", attempts: intent.attempts + 1, last_error: reason });
-        }),
+      fail: (intent, reason) => fail(intent, token, reason),
       submit: async (intents, call) => void broadcast(await signAndStore(intents, call, token, await fees)),
     };
   }
@@ -289,7 +196,7 @@ export function createChainSubmitter(deps: ChainSubmitterDeps): ChainSubmitter {
       if (receipt.status === 1) return settle(db, group, token, { status: "done", tx_hash: attempt.hash, last_error: null });
       // Reverted: the intents go back to the queue, whose checks then see the new chain state (a
       // lock that now exists is done, a refused lock is rejected with its decoded reason).
-      const reason = `reverted on chain: ${await escrow.replayRevert(attempt, receipt.blockNumber)}`;
+      const reason = `reverted on chain: ${await calls.replayRevert(attempt, receipt.blockNumber)}`;
       for (const intent of group) await retryOrGiveUp(intent, token, reason);
       return;
     }
@@ -359,9 +266,11 @@ export function createChainSubmitter(deps: ChainSubmitterDeps): ChainSubmitter {
     if (pending.length > 0) {
       const actions = intentActions(token);
       const locks = pending.filter((i) => i.kind === "lock");
-      const terms = pending.filter((i) => i.kind !== "lock");
+      const terms = pending.filter((i) => i.kind === "release" || i.kind === "refund");
+      const issuances = pending.filter((i) => i.kind === "mint" || i.kind === "burn");
       await guarded(locks, () => sendLocks(actions, locks));
       await guarded(terms, () => sendTermsIntents(actions, terms));
+      await guarded(issuances, () => sendIssuanceIntents(actions, issuances));
     }
 
     if (errors.length > 0) throw new SubmitterRunError(errors);

@@ -99,3 +99,9 @@ export function uetrToBytes16(uetr: string): string {
   if (!/^[0-9a-f]{32}$/.test(hex)) throw new Error(`not a UUID: ${uetr}`);
   return "0x" + hex;
 }
+
+/** The escrow's bytes16 payment id as the payment's UETR (lower-case UUID), the relay's key. */
+export function bytes16ToUetr(bytes16: string): string {
+  const hex = bytes16.toLowerCase().replace(/^0x/, "");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}

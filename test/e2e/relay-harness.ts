@@ -5,7 +5,7 @@ import { TASK_NODE_CREATE_SERVER } from "hardhat/builtin-tasks/task-names";
 import type { JsonRpcServer } from "hardhat/types";
 import { MaxUint256 } from "ethers";
 import pino from "pino";
-import { bytes16ToUetr } from "../../server/chain/indexer";
+import { bytes16ToUetr } from "../../server/chain/typed-data";
 import { deployCorridorFixture, TEST_BANKS, type CorridorFixture } from "../contracts/fixtures";
 import { provisionDemoRelay, type DemoKeys } from "../../scripts/lib/demo-relay";
 import { HARDHAT_ACCOUNT_0_KEY } from "../../scripts/lib/demo";

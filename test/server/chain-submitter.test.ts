@@ -1,40 +1,33 @@
 import { expect } from "chai";
 import { randomUUID } from "node:crypto";
-import hre, { network } from "hardhat";
-import { TASK_NODE_CREATE_SERVER } from "hardhat/builtin-tasks/task-names";
+import { network } from "hardhat";
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
-import { JsonRpcProvider, MaxUint256, Transaction, Wallet, id, parseEther, parseUnits, type TransactionRequest } from "ethers";
+import { JsonRpcProvider, MaxUint256, Transaction, id, parseUnits, type TransactionRequest } from "ethers";
 import { sql } from "kysely";
-import type { JsonRpcServer } from "hardhat/types";
 import { openDatabase, type DatabaseHandle, type Db, type Dialect } from "../../server/db/database";
 import { enqueueChainIntent, termsToPayload } from "../../server/chain/outbox";
 import { ZERO_BYTES16, ZERO_BYTES32, uetrToBytes16, type LockTerms } from "../../server/chain/typed-data";
 import { createChainSubmitter, type ChainSubmitter, type ChainSubmitterDeps } from "../../server/chain/submitter";
 import { bumpFees } from "../../server/chain/nonce-manager";
-import { deployCorridorFixture, signRelease, type CorridorFixture } from "../contracts/fixtures";
+import { deployCorridorFixture, signRelease } from "../contracts/fixtures";
+import { serveNetworkOverHttp, withFundedOperator, type OperatorFixture } from "./chain-support";
 import { TEST_POSTGRES_URL, forEachDialect, openTestDatabase } from "./databases";
 import { eventually } from "../support/eventually";
 
-// The relay's operator: a plain ethers Wallet (local signing), funded, attester, and given every
-// bank's operator allowance. Its transactions reach the chain only through standard JSON-RPC.
 const OPERATOR_KEY = id("corridor chain-submitter test operator");
 const STUCK_AFTER_MS = 60_000;
 
-interface OperatorFixture extends CorridorFixture {
-  operator: Wallet;
-}
-
+/** The operator is attester and has every bank's operator allowance. */
 async function operatorFixture(): Promise<OperatorFixture> {
-  const f = await deployCorridorFixture();
-  const operator = new Wallet(OPERATOR_KEY);
-  await (await f.admin.sendTransaction({ to: operator.address, value: parseEther("100") })).wait();
+  const f = await withFundedOperator(await deployCorridorFixture(), OPERATOR_KEY);
+  const { operator } = f;
   await (await f.escrow.grantRole(await f.escrow.ATTESTER_ROLE(), operator.address)).wait();
   for (const bank of f.banks) {
     for (const token of Object.values(f.tokens)) {
       await (await f.escrow.connect(bank).setOperatorAllowance(operator.address, token, MaxUint256)).wait();
     }
   }
-  return { ...f, operator };
+  return f;
 }
 
 /** Records the payment hooks in the database, in the caller's transaction, to count them exactly. */
@@ -60,18 +53,11 @@ async function intents(db: Db) {
 }
 
 describe("chain submitter", function () {
-  let server: JsonRpcServer;
-  let rpcUrl: string;
-
-  before(async function () {
-    server = await hre.run(TASK_NODE_CREATE_SERVER, { hostname: "127.0.0.1", port: 0, provider: network.provider });
-    rpcUrl = `http://127.0.0.1:${(await server.listen()).port}`;
-  });
-  after(async () => server.close());
+  const rpc = serveNetworkOverHttp();
 
   /** A standard JSON-RPC client of the in-process network (no Hardhat-specific provider). */
   function rpcProvider(): JsonRpcProvider {
-    return new JsonRpcProvider(rpcUrl, 31337, { staticNetwork: true, cacheTimeout: -1 });
+    return new JsonRpcProvider(rpc.url(), 31337, { staticNetwork: true, cacheTimeout: -1 });
   }
 
   it("bumps fees by at least 10% on both fields, and at least one wei", function () {
@@ -134,7 +120,7 @@ describe("chain submitter", function () {
     }
 
     function crashingProvider(): JsonRpcProvider {
-      const crashing = new CrashingProvider(rpcUrl, 31337, { staticNetwork: true, cacheTimeout: -1 });
+      const crashing = new CrashingProvider(rpc.url(), 31337, { staticNetwork: true, cacheTimeout: -1 });
       cleanups.push(async () => crashing.destroy());
       return crashing;
     }
@@ -322,7 +308,7 @@ describe("chain submitter", function () {
       for (const payment of payments) await enqueueTerms("release", payment);
       // Released by someone else after the submitter read the states, before its preflight.
       const early = payments[1];
-      const racing = new RacingProvider(rpcUrl, 31337, { staticNetwork: true, cacheTimeout: -1 });
+      const racing = new RacingProvider(rpc.url(), 31337, { staticNetwork: true, cacheTimeout: -1 });
       cleanups.push(async () => racing.destroy());
       racing.beforeEstimate = async () => {
         await (await f.escrow.connect(f.admin).release(early.terms, await signRelease(f, f.admin, early.terms))).wait();
