@@ -39,7 +39,8 @@ export const DEFAULT_DEMO_LIMITS: DemoLimits = {
 /**
  * Registers each bank signer under its demo BIC, enables every currency with caps, mints its
  * balances (evidence: a hash naming the demo mint) and approves the escrow and netting contracts.
- * With an `operator` (the relay's signer), each bank also lets it lock on its behalf without limit.
+ * With an `operator` (the relay's signer), each bank also lets it lock on its behalf and burn its
+ * tokens on redemption (funds-out), without limit.
  */
 export async function setUpDemoBanks(
   contracts: CorridorContracts,
@@ -59,7 +60,13 @@ export async function setUpDemoBanks(
       await (await token.mint(account, balance, id(`demo-mint:${bank.bic}:${currency}`))).wait();
       await (await token.connect(signer).approve(escrow, MaxUint256)).wait();
       await (await token.connect(signer).approve(netting, MaxUint256)).wait();
-      if (operator) await (await escrow.connect(signer).setOperatorAllowance(operator, token, MaxUint256)).wait();
+      if (operator) await allowRelayOperator(signer, { escrow, token }, operator);
     }
   }
+}
+
+/** A bank lets the relay's signer lock its tokens in escrow and burn them when it redeems. */
+export async function allowRelayOperator(bank: Signer, contracts: { escrow: CorridorContracts["escrow"]; token: CorridorContracts["tokens"][string] }, operator: string): Promise<void> {
+  await (await contracts.escrow.connect(bank).setOperatorAllowance(operator, contracts.token, MaxUint256)).wait();
+  await (await contracts.token.connect(bank).approve(operator, MaxUint256)).wait();
 }

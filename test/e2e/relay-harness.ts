@@ -3,12 +3,11 @@ import type { AddressInfo } from "node:net";
 import hre, { network } from "hardhat";
 import { TASK_NODE_CREATE_SERVER } from "hardhat/builtin-tasks/task-names";
 import type { JsonRpcServer } from "hardhat/types";
-import { MaxUint256 } from "ethers";
 import pino from "pino";
 import { bytes16ToUetr } from "../../server/chain/typed-data";
 import { deployCorridorFixture, TEST_BANKS, type CorridorFixture } from "../contracts/fixtures";
 import { provisionDemoRelay, type DemoKeys } from "../../scripts/lib/demo-relay";
-import { HARDHAT_ACCOUNT_0_KEY } from "../../scripts/lib/demo";
+import { allowRelayOperator, HARDHAT_ACCOUNT_0_KEY } from "../../scripts/lib/demo";
 import type { DeploymentRecord } from "../../scripts/lib/deploy";
 import { loadConfig } from "../../server/config/env";
 import { startRelay, type Relay } from "../../server/relay";
@@ -44,7 +43,7 @@ export async function deploymentOf(f: CorridorFixture): Promise<DeploymentRecord
 export async function allowOperator(f: CorridorFixture): Promise<void> {
   for (const bank of f.banks) {
     for (const token of Object.values(f.tokens)) {
-      await (await f.escrow.connect(bank).setOperatorAllowance(f.admin.address, token, MaxUint256)).wait();
+      await allowRelayOperator(bank, { escrow: f.escrow, token }, f.admin.address);
     }
   }
 }
