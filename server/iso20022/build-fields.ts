@@ -1,6 +1,6 @@
 import { minorUnitsToDecimal } from "./amounts";
 import { IsoMessageError } from "./errors";
-import type { Money } from "./fields";
+import type { Money, OriginalReferences } from "./fields";
 import { isUuidV4, isValidBic } from "./identifiers";
 import { element, type XmlElement } from "./xml-writer";
 
@@ -27,7 +27,7 @@ export function max35Element(name: string, value: string): XmlElement {
 }
 
 /** An optional Max35Text element. */
-export function optionalMax35Element(name: string, value: string | null | undefined): XmlElement | null {
+function optionalMax35Element(name: string, value: string | null | undefined): XmlElement | null {
   return value === null || value === undefined ? null : max35Element(name, value);
 }
 
@@ -42,10 +42,20 @@ export function optionalDateElement(name: string, value: string | null): XmlElem
   return element(name, value);
 }
 
-export function optionalUetrElement(name: string, value: string | null): XmlElement | null {
+function optionalUetrElement(name: string, value: string | null): XmlElement | null {
   if (value === null) return null;
   if (!isUuidV4(value)) throw invalid(name, "a lower-case UUID v4", value);
   return element(name, value);
+}
+
+/** The original payment's references, in the order pacs.002 and pacs.004 both use. */
+export function originalReferenceElements(references: OriginalReferences): (XmlElement | null)[] {
+  return [
+    optionalMax35Element("OrgnlInstrId", references.originalInstructionId),
+    optionalMax35Element("OrgnlEndToEndId", references.originalEndToEndId),
+    optionalMax35Element("OrgnlTxId", references.originalTransactionId),
+    optionalUetrElement("OrgnlUETR", references.originalUetr),
+  ];
 }
 
 /** An agent identified by its BIC: `<name><FinInstnId><BICFI>…`. */

@@ -1,6 +1,6 @@
 import { decimalToMinorUnits } from "./amounts";
 import { IsoMessageError } from "./errors";
-import { attribute, child, text, type XmlTree } from "./tree";
+import { attribute, child, text, texts, type XmlTree } from "./tree";
 
 /** Shared readers for the building blocks that several ISO 20022 messages use the same way. */
 
@@ -40,9 +40,33 @@ export function dateOf(choice: XmlTree): string | null {
   return text(choice, "Dt") ?? text(choice, "DtTm")?.slice(0, 10) ?? null;
 }
 
-/** A reason's external code, or its proprietary text when no code is given. */
-export function reasonCode(reason: XmlTree): string | null {
-  return text(reason, "Cd") ?? text(reason, "Prtry");
+/** The references a status report or a return quotes from the original payment. */
+export interface OriginalReferences {
+  originalInstructionId: string | null;
+  originalEndToEndId: string | null;
+  originalTransactionId: string | null;
+  originalUetr: string | null;
+}
+
+export function readOriginalReferences(transaction: XmlTree): OriginalReferences {
+  return {
+    originalInstructionId: text(transaction, "OrgnlInstrId"),
+    originalEndToEndId: text(transaction, "OrgnlEndToEndId"),
+    originalTransactionId: text(transaction, "OrgnlTxId"),
+    originalUetr: text(transaction, "OrgnlUETR"),
+  };
+}
+
+/**
+ * A reason block (StsRsnInf, RtrRsnInf): the external code, else the proprietary reason; the
+ * AddtlInf lines joined by a space, as the writers wrap them.
+ */
+export function readReason(reasonInformation: XmlTree): { reason: string | null; additionalInformation: string | null } {
+  const narrative = texts(reasonInformation, "AddtlInf");
+  return {
+    reason: text(reasonInformation, "Rsn", "Cd") ?? text(reasonInformation, "Rsn", "Prtry"),
+    additionalInformation: narrative.length > 0 ? narrative.join(" ") : null,
+  };
 }
 
 /** The head.001 business application header around a Document, when there is one. */

@@ -1,8 +1,8 @@
-import { dateTimeElement, max35Element, optionalAgentElement, optionalMax35Element, optionalReasonElement, optionalUetrElement } from "./build-fields";
+import { dateTimeElement, max35Element, optionalAgentElement, optionalReasonElement, originalReferenceElements } from "./build-fields";
 import { readIsoDocument } from "./detect";
 import { IsoMessageError, type IsoReasonCode } from "./errors";
-import { agentBic, reasonCode, requiredText } from "./fields";
-import { child, children, text, texts, type XmlTree } from "./tree";
+import { agentBic, readOriginalReferences, readReason, requiredText } from "./fields";
+import { child, children, text, type XmlTree } from "./tree";
 import { element, renderDocument, type XmlElement } from "./xml-writer";
 
 export type TransactionStatus = "ACTC" | "ACCP" | "ACSP" | "ACSC" | "RJCT" | "PDNG";
@@ -63,10 +63,7 @@ function entryElement(entry: StatusReportEntry, original: (XmlElement | null)[])
   }
   return element("TxInfAndSts", [
     element("OrgnlGrpInf", original),
-    optionalMax35Element("OrgnlInstrId", entry.originalInstructionId),
-    optionalMax35Element("OrgnlEndToEndId", entry.originalEndToEndId),
-    optionalMax35Element("OrgnlTxId", entry.originalTransactionId),
-    optionalUetrElement("OrgnlUETR", entry.originalUetr),
+    ...originalReferenceElements(entry),
     statusElement("TxSts", entry.status),
     optionalReasonElement("StsRsnInf", entry.reason, entry.additionalInformation),
     optionalAgentElement("InstgAgt", entry.instructingAgent),
@@ -104,16 +101,10 @@ export function parsePacs002(xml: string): StatusReport & { version: string } {
 }
 
 function readEntry(transaction: XmlTree): StatusReportEntry {
-  const reasonInformation = child(transaction, "StsRsnInf");
-  const narrative = texts(reasonInformation, "AddtlInf");
   return {
-    originalInstructionId: text(transaction, "OrgnlInstrId"),
-    originalEndToEndId: text(transaction, "OrgnlEndToEndId"),
-    originalTransactionId: text(transaction, "OrgnlTxId"),
-    originalUetr: text(transaction, "OrgnlUETR"),
+    ...readOriginalReferences(transaction),
     status: asStatus(requiredText(transaction, "TxSts"), "TxSts"),
-    reason: reasonCode(child(reasonInformation, "Rsn")),
-    additionalInformation: narrative.length > 0 ? narrative.join(" ") : null,
+    ...readReason(child(transaction, "StsRsnInf")),
     instructingAgent: agentBic(child(transaction, "InstgAgt")),
     instructedAgent: agentBic(child(transaction, "InstdAgt")),
   };

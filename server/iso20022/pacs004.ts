@@ -1,10 +1,10 @@
 import {
-  amountElement, dateTimeElement, max35Element, optionalAgentElement, optionalDateElement, optionalMax35Element, optionalReasonElement, optionalUetrElement,
+  amountElement, dateTimeElement, max35Element, optionalAgentElement, optionalDateElement, optionalReasonElement, originalReferenceElements,
 } from "./build-fields";
 import { readIsoDocument } from "./detect";
 import { IsoMessageError } from "./errors";
-import { agentBic, readAmount, reasonCode, requiredText, type Money } from "./fields";
-import { child, children, text, texts, type XmlTree } from "./tree";
+import { agentBic, readAmount, readOriginalReferences, readReason, requiredText, type Money } from "./fields";
+import { child, children, text, type XmlTree } from "./tree";
 import { element, renderDocument, type XmlElement } from "./xml-writer";
 
 export interface ReturnEntry {
@@ -58,10 +58,7 @@ function returnElement(entry: ReturnEntry): XmlElement {
   return element("TxInf", [
     max35Element("RtrId", entry.returnId),
     originalGroupElement(entry),
-    optionalMax35Element("OrgnlInstrId", entry.originalInstructionId),
-    optionalMax35Element("OrgnlEndToEndId", entry.originalEndToEndId),
-    optionalMax35Element("OrgnlTxId", entry.originalTransactionId),
-    optionalUetrElement("OrgnlUETR", entry.originalUetr),
+    ...originalReferenceElements(entry),
     amountElement("RtrdIntrBkSttlmAmt", entry.returnedAmount),
     optionalDateElement("IntrBkSttlmDt", entry.settlementDate),
     optionalAgentElement("InstgAgt", entry.instructingAgent),
@@ -101,20 +98,14 @@ export function parsePacs004(xml: string): PaymentReturnMessage & { version: str
 }
 
 function readReturn(transaction: XmlTree, groupHeader: XmlTree, fallbackReturnId: string): ReturnEntry {
-  const reasonInformation = child(transaction, "RtrRsnInf");
-  const narrative = texts(reasonInformation, "AddtlInf");
   return {
     returnId: text(transaction, "RtrId") ?? fallbackReturnId,
     originalMessageId: text(transaction, "OrgnlGrpInf", "OrgnlMsgId"),
     originalMessageNameId: text(transaction, "OrgnlGrpInf", "OrgnlMsgNmId"),
-    originalInstructionId: text(transaction, "OrgnlInstrId"),
-    originalEndToEndId: text(transaction, "OrgnlEndToEndId"),
-    originalTransactionId: text(transaction, "OrgnlTxId"),
-    originalUetr: text(transaction, "OrgnlUETR"),
+    ...readOriginalReferences(transaction),
     returnedAmount: readAmount(transaction, "TxInf", ["RtrdIntrBkSttlmAmt"]),
     settlementDate: text(transaction, "IntrBkSttlmDt") ?? text(groupHeader, "IntrBkSttlmDt"),
-    reason: reasonCode(child(reasonInformation, "Rsn")),
-    additionalInformation: narrative.length > 0 ? narrative.join(" ") : null,
+    ...readReason(child(transaction, "RtrRsnInf")),
     instructingAgent: agentBic(child(transaction, "InstgAgt")) ?? agentBic(child(groupHeader, "InstgAgt")),
     instructedAgent: agentBic(child(transaction, "InstdAgt")) ?? agentBic(child(groupHeader, "InstdAgt")),
   };
