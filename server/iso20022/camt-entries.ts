@@ -1,3 +1,4 @@
+import { IsoMessageError } from "./errors";
 import { agentBic, dateOf, readAmount, readCreditDebit, type Money } from "./fields";
 import { child, children, text, type XmlTree } from "./tree";
 
@@ -49,8 +50,7 @@ function readEntry(entry: XmlTree, where: string, servicerBic: string | null): S
     acctSvcrRef: text(entry, "AcctSvcrRef"),
     amount: readAmount(entry, where),
     creditDebit,
-    // the status was a plain code until the .001.08 variants made it a Cd/Prtry choice
-    status: text(entry, "Sts", "Cd") ?? text(entry, "Sts", "Prtry") ?? text(entry, "Sts") ?? "BOOK",
+    status: entryStatus(entry, where),
     bookingDate: dateOf(child(entry, "BookgDt")),
     valueDate: dateOf(child(entry, "ValDt")),
     reversal: ["true", "1"].includes(text(entry, "RvslInd") ?? ""),
@@ -58,6 +58,13 @@ function readEntry(entry: XmlTree, where: string, servicerBic: string | null): S
     isCharge,
     transactions: details.map((detail, index) => readTransactionDetails(detail, `${where}/TxDtls[${index}]`, creditDebit, servicerBic)),
   };
+}
+
+/** The status was a plain code until the .001.08 variants made it a Cd/Prtry choice. */
+function entryStatus(entry: XmlTree, where: string): string {
+  const status = text(entry, "Sts", "Cd") ?? text(entry, "Sts", "Prtry") ?? text(entry, "Sts");
+  if (status === null) throw new IsoMessageError("missing_element", `${where}/Sts is missing`, { element: `${where}/Sts` });
+  return status;
 }
 
 function transactionCodeOf(code: XmlTree): { bankTransactionCode: string | null; isCharge: boolean } {

@@ -81,13 +81,19 @@ function messageOfNamespace(namespace: string | null): DetectedMessage {
 
 /** The namespace bound to the first Document element's prefix, on the element or an ancestor. */
 function documentNamespace(text: string): string | null {
-  DOCUMENT_START.lastIndex = 0;
-  let start: RegExpExecArray | null;
-  while ((start = DOCUMENT_START.exec(text)) !== null && !start[0].endsWith("Document"));
+  const start = findDocumentStart(text);
   if (start === null) throw new IsoMessageError("unsupported_message", "no ISO 20022 Document element", { element: "Document" });
   const declaration = start[1] === undefined ? "xmlns" : `xmlns:${start[1]}`;
   const own = attributesAt(text, start.index + start[0].length).get(declaration);
   return own !== undefined ? decodeXmlText(own) : inheritedDeclaration(text.slice(0, start.index), declaration);
+}
+
+function findDocumentStart(text: string): RegExpExecArray | null {
+  DOCUMENT_START.lastIndex = 0;
+  for (let match = DOCUMENT_START.exec(text); match !== null; match = DOCUMENT_START.exec(text)) {
+    if (match[0].endsWith("Document")) return match;
+  }
+  return null;
 }
 
 function attributesAt(text: string, position: number): Map<string, string> {

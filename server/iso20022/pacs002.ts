@@ -3,6 +3,7 @@ import { readIsoDocument } from "./detect";
 import { IsoMessageError, type IsoReasonCode } from "./errors";
 import { agentBic, readOriginalReferences, readReason, requiredText } from "./fields";
 import { child, children, text, type XmlTree } from "./tree";
+import type { XmlReadOptions } from "./xml";
 import { element, renderDocument, type XmlElement } from "./xml-writer";
 
 export type TransactionStatus = "ACTC" | "ACCP" | "ACSP" | "ACSC" | "RJCT" | "PDNG";
@@ -80,8 +81,8 @@ function statusElement(name: string, status: string): XmlElement {
  * the group block or, as in CBPR+, from the first transaction's OrgnlGrpInf. A status outside
  * ACTC/ACCP/ACSP/ACSC/RJCT/PDNG refuses the message (invalid_element).
  */
-export function parsePacs002(xml: string): StatusReport & { version: string } {
-  const { version, document } = readIsoDocument(xml, "pacs.002");
+export function parsePacs002(xml: string, options?: XmlReadOptions): StatusReport & { version: string } {
+  const { version, document } = readIsoDocument(xml, "pacs.002", options);
   const report = child(document, "FIToFIPmtStsRpt");
   if (report === undefined) throw new IsoMessageError("missing_element", "FIToFIPmtStsRpt is missing", { element: "FIToFIPmtStsRpt" });
   const group = child(report, "OrgnlGrpInfAndSts");

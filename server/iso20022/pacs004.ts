@@ -5,6 +5,7 @@ import { readIsoDocument } from "./detect";
 import { IsoMessageError } from "./errors";
 import { agentBic, readAmount, readOriginalReferences, readReason, requiredText, type Money } from "./fields";
 import { child, children, text, type XmlTree } from "./tree";
+import type { XmlReadOptions } from "./xml";
 import { element, renderDocument, type XmlElement } from "./xml-writer";
 
 export interface ReturnEntry {
@@ -80,8 +81,8 @@ function originalGroupElement(entry: ReturnEntry): XmlElement | null {
  * CBPR+ returns often leave it out: then the message id identifies a single return, and
  * "<MsgId>/<n>" the n-th of several. A missing or invalid returned amount refuses the message.
  */
-export function parsePacs004(xml: string): PaymentReturnMessage & { version: string } {
-  const { version, document } = readIsoDocument(xml, "pacs.004");
+export function parsePacs004(xml: string, options?: XmlReadOptions): PaymentReturnMessage & { version: string } {
+  const { version, document } = readIsoDocument(xml, "pacs.004", options);
   const paymentReturn = child(document, "PmtRtr");
   if (paymentReturn === undefined) throw new IsoMessageError("missing_element", "PmtRtr is missing", { element: "PmtRtr" });
   const messageId = requiredText(paymentReturn, "GrpHdr", "MsgId");

@@ -40,6 +40,7 @@ export type Pacs008TransactionResult =
   | { index: number; ok: true; transaction: Pacs008Transaction }
   | { index: number; ok: false; reason: IsoReasonCode; message: string; references: TransactionReferences };
 
+/** Thrown only inside readTransaction to stop at the first problem; it never leaves this module. */
 class Rejection {
   constructor(
     readonly reason: IsoReasonCode,

@@ -107,6 +107,7 @@ describe("server/iso20022/camt", () => {
     ["an entry in an unknown currency", CREDIT_ENTRY.replace('Ccy="GBP">2450.10', 'Ccy="XXX">2450.10'), "invalid_element", { element: "Ntry[0]/Amt", problem: "unknown_currency" }],
     ["an entry without amount", CREDIT_ENTRY.replace('<Amt Ccy="GBP">2450.10</Amt>', ""), "missing_element", { element: "Ntry[0]/Amt" }],
     ["a credit/debit indicator that is neither", CREDIT_ENTRY.replace("<CdtDbtInd>CRDT</CdtDbtInd>", "<CdtDbtInd>CR</CdtDbtInd>"), "invalid_element", { element: "Ntry[0]/CdtDbtInd", value: "CR" }],
+    ["an entry without status", CREDIT_ENTRY.replace("<Sts>PDNG</Sts>", ""), "missing_element", { element: "Ntry[0]/Sts" }],
     ["a transaction amount that is garbage", CREDIT_ENTRY.replace(">2000.10<", ">2,000.10<"), "invalid_element", { element: "Ntry[0]/TxDtls[0]/AmtDtls/TxAmt/Amt", problem: "not_a_decimal" }],
   ];
   for (const [problem, entries, code, details] of refusals) {
