@@ -1,0 +1,44 @@
+/** ISO 9362 (BICFIDec2014Identifier): institution, country, location, optional branch. */
+const BIC_SHAPE = /^[A-Z0-9]{4}[A-Z]{2}[A-Z0-9]{2}(?:[A-Z0-9]{3})?$/;
+/** Lower case only, as the ISO 20022 UUIDv4Identifier pattern (and SWIFT gpi) require. */
+const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+const IBAN_SHAPE = /^([A-Z]{2})[0-9]{2}[A-Z0-9]{1,30}$/;
+
+/** IBAN length per country, from the SWIFT IBAN registry. */
+const IBAN_LENGTHS: Readonly<Record<string, number>> = Object.freeze({
+  AD: 24, AE: 23, AL: 28, AT: 20, AZ: 28, BA: 20, BE: 16, BG: 22, BH: 22, BI: 27, BR: 29, BY: 28,
+  CH: 21, CR: 22, CY: 28, CZ: 24, DE: 22, DJ: 27, DK: 18, DO: 28, EE: 20, EG: 29, ES: 24, FI: 18,
+  FK: 18, FO: 18, FR: 27, GB: 22, GE: 22, GI: 23, GL: 18, GR: 27, GT: 28, HR: 21, HU: 28, IE: 22,
+  IL: 23, IQ: 23, IS: 26, IT: 27, JO: 30, KW: 30, KZ: 20, LB: 28, LC: 32, LI: 21, LT: 20, LU: 20,
+  LV: 21, LY: 25, MC: 27, MD: 24, ME: 22, MK: 19, MN: 20, MR: 27, MT: 31, MU: 30, NI: 28, NL: 18,
+  NO: 15, OM: 23, PK: 24, PL: 28, PS: 29, PT: 25, QA: 29, RO: 24, RS: 22, RU: 33, SA: 24, SC: 31,
+  SD: 18, SE: 24, SI: 19, SK: 24, SM: 27, SO: 23, ST: 25, SV: 28, TL: 23, TN: 24, TR: 26, UA: 29,
+  VA: 22, VG: 24, XK: 20, YE: 30,
+});
+
+/** True for an 8- or 11-character upper-case BIC of ISO 9362 shape. */
+export function isValidBic(bic: string): boolean {
+  return BIC_SHAPE.test(bic);
+}
+
+/** True for an IBAN as ISO 20022 carries it: upper case, no spaces, its country's length, mod-97 = 1. */
+export function isValidIban(iban: string): boolean {
+  const shape = IBAN_SHAPE.exec(iban);
+  if (!shape || IBAN_LENGTHS[shape[1]] !== iban.length) return false;
+  return mod97(iban.slice(4) + iban.slice(0, 4)) === 1;
+}
+
+/** True for a lower-case UUID version 4 (RFC 4122 variant), the shape of a UETR. */
+export function isUuidV4(text: string): boolean {
+  return UUID_V4.test(text);
+}
+
+/** Letters count as 10..35; digits are folded in one at a time so no big integers are needed. */
+function mod97(alphanumeric: string): number {
+  let remainder = 0;
+  for (const char of alphanumeric) {
+    const value = parseInt(char, 36);
+    remainder = value < 10 ? (remainder * 10 + value) % 97 : (remainder * 100 + value) % 97;
+  }
+  return remainder;
+}
