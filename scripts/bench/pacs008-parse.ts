@@ -11,7 +11,8 @@ import path from "node:path";
 import { XMLParser } from "fast-xml-parser";
 import { parsePacs008 } from "../../server/iso20022/pacs008";
 
-const SAMPLE = path.resolve(__dirname, "../..", "../shared/iso20022/cbpr-c105-pacs008-AtoB.xml");
+const SAMPLES_DIR = process.env.ISO20022_SAMPLES_DIR ?? path.resolve(__dirname, "../..", "../shared/iso20022");
+const SAMPLE = path.join(SAMPLES_DIR, "cbpr-c105-pacs008-AtoB.xml");
 const TARGET_PER_SECOND = 5_000;
 
 export interface ParseMeasurement {

@@ -1,6 +1,7 @@
 import type { PaymentStatus } from "../db/schema";
 import type { PaymentErrorCode } from "../payments/types";
-import type { IsoReasonCode, TransactionStatus } from "../iso20022/errors";
+import type { IsoReasonCode } from "../iso20022/errors";
+import type { TransactionStatus } from "../iso20022/pacs002";
 
 /**
  * How Corridor's refusals read in ISO 20022 status reports (ExternalStatusReason1Code). A bank's

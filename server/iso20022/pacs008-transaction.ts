@@ -127,7 +127,7 @@ function readTransaction(node: XmlTree, references: TransactionReferences, group
 }
 
 function amountValue(amountText: string, currency: string): bigint {
-  if (!isKnownCurrency(currency)) throw new Rejection("AM03", `currency ${JSON.stringify(currency)} is not one Corridor settles`);
+  if (!isKnownCurrency(currency)) throw new Rejection("AM03", `currency ${JSON.stringify(currency)} is not an ISO 4217 currency`);
   let value: bigint;
   try {
     value = decimalToMinorUnits(amountText, currency);

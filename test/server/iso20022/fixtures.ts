@@ -1,14 +1,7 @@
 import { expect } from "chai";
-import { readFileSync } from "node:fs";
-import path from "node:path";
 import { IsoMessageError, type IsoErrorCode } from "../../../server/iso20022/errors";
 
-/** The shared CBPR+ samples live beside the repository, in ../shared/iso20022. */
-export const SAMPLES_DIR = path.resolve(__dirname, "../../..", "../shared/iso20022");
-
-export function readSample(name: string): string {
-  return readFileSync(path.join(SAMPLES_DIR, name), "utf8");
-}
+export { sample as readSample, SAMPLES_DIR } from "../../support/iso-messages";
 
 /** Runs `action` and returns the IsoMessageError it must throw with `code`. */
 export function expectIsoError(action: () => unknown, code: IsoErrorCode): IsoMessageError {

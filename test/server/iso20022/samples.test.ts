@@ -63,19 +63,17 @@ describe("server/iso20022 on the CBPR+ samples", () => {
     ]);
   });
 
-  it("c29 pacs.008 (.001.12, default namespaces): its RON payment is refused with AM03, references kept", () => {
+  it("c29 pacs.008 (.001.12, default namespaces): RON 591636 from MYMBGB2L to GEBABEBB", () => {
     const message = parsePacs008(readSample("cbpr-c29-pacs008-AtoB.xml"));
     expect(message).to.deep.include({ version: "pacs.008.001.12", messageId: "pcs008bzmsgidr-1", numberOfTransactions: 1 });
     expect(message.businessHeader).to.deep.include({ from: "MYMBGB2LXXX", to: "INGBROBUXXX", messageDefinitionId: "pacs.008.001.08" });
-    expect(message.transactions).to.deep.equal([
-      {
-        index: 0,
-        ok: false,
-        reason: "AM03",
-        message: 'currency "RON" is not one Corridor settles',
-        references: { instructionId: "pcs008bzmsgidr-1", endToEndId: "E2E04044506271305", transactionId: null, uetr: "174c245f-2682-4291-ad67-2a41e530cd27" },
-      },
-    ]);
+    const [result] = message.transactions;
+    expect(result.ok && result.transaction).to.deep.equal({
+      ...{ instructionId: "pcs008bzmsgidr-1", endToEndId: "E2E04044506271305", transactionId: null, uetr: "174c245f-2682-4291-ad67-2a41e530cd27" },
+      ...{ amount: { value: 59_163_600n, currency: "RON" }, interbankSettlementDate: "2022-10-20", chargeBearer: "DEBT", remittanceInformation: null },
+      ...{ instructingAgent: "MYMBGB2LXXX", instructedAgent: "INGBROBUXXX", debtorAgent: "MYMBGB2LXXX", creditorAgent: "GEBABEBBXXX" },
+      ...{ debtor: { name: "Debtor Co", account: "25698745" }, creditor: { name: "Ardent Finance", account: "65479512" } },
+    });
   });
 
   it("p212 pacs.008: USD 136500 from CHASGB2L to HNBAUS51", () => {
