@@ -18,8 +18,9 @@ import { failure, success, type Result } from "../shared/result";
  *   Approval enqueues the mint, whose evidence names the movement, so the token refuses a second
  *   mint for it. The ledger books reserve → bank when the Minted event is confirmed.
  * - Funds-out: a bank (or treasury for it) asks to redeem; the amount is held at once (a pending
- *   transfer bank → reserve, so intake cannot spend it), the burn is enqueued, and the Burned event
- *   posts the hold. A burn the chain refuses for good voids the hold.
+ *   transfer bank → reserve, `funds:<id>:burn:hold`, so intake cannot spend it), the burn is
+ *   enqueued, and the Burned event posts the hold (`funds:<id>:burn`). A burn the chain refuses for
+ *   good voids the hold. Reconciliation reads `funds:<id>:mint` and `funds:<id>:burn`.
  *
  * Reorgs: a rolled-back Minted or Burned event is undone by a compensating transfer of epoch k
  * (`funds:<id>:reorg:<k>:unmint|unburn`), and applying it again books `funds:<id>:reorg:<k>:mint|burn`
@@ -121,7 +122,7 @@ export function createFundsService(deps: FundsServiceDeps): FundsService {
     const epoch = await epochOf(trx, movement.id);
     const booked =
       epoch === 0 && kind === "burn"
-        ? await ledger.postPending(trx, { id: `funds:${movement.id}:burn:post`, pendingId: `funds:${movement.id}:burn` })
+        ? await ledger.postPending(trx, { id: `funds:${movement.id}:burn`, pendingId: `funds:${movement.id}:burn:hold` })
         : await ledger.createTransfer(trx, {
             id: epoch === 0 ? `funds:${movement.id}:mint` : `funds:${movement.id}:reorg:${epoch}:${kind}`,
             debitAccountId: kind === "mint" ? reserve : bank,
@@ -211,7 +212,7 @@ export function createFundsService(deps: FundsServiceDeps): FundsService {
         const { bic } = participant;
         const id = randomUUID();
         await ensureAccounts(t, bic, currency);
-        const hold = await ledger.createTransfer(t, { id: `funds:${id}:burn`, debitAccountId: bankAccountId(bic, currency), creditAccountId: reserveAccountId(currency), amount: value, phase: "pending", uetr: id, reference: "funds-out" });
+        const hold = await ledger.createTransfer(t, { id: `funds:${id}:burn:hold`, debitAccountId: bankAccountId(bic, currency), creditAccountId: reserveAccountId(currency), amount: value, phase: "pending", uetr: id, reference: "funds-out" });
         if (!hold.ok) {
           return failure("insufficient_funds", `${bic} cannot redeem ${value} ${currency}: ${hold.message}`, { currency, amount: value.toString() });
         }
@@ -243,7 +244,7 @@ export function createFundsService(deps: FundsServiceDeps): FundsService {
     async onChainFailed(trx, movementId, kind, reason) {
       const movement = await load(trx, movementId, true);
       if (!movement || movement.status !== "approved") return;
-      if (kind === "burn") await ledger.voidPending(trx, { id: `funds:${movementId}:burn:void`, pendingId: `funds:${movementId}:burn` });
+      if (kind === "burn") await ledger.voidPending(trx, { id: `funds:${movementId}:burn:void`, pendingId: `funds:${movementId}:burn:hold` });
       await setStatus(trx, movementId, { status: "rejected", status_reason: reason });
     },
   };

@@ -52,7 +52,7 @@ function statementDateInScope(eb: Eb<"statement_entries">, scope: LoadScope) {
 
 /** Settlements and their undoing, funds-in and funds-out; every other transfer is not reconciled. */
 function isReconciledTransfer(eb: Eb<"ledger_transfers">) {
-  return eb.or([eb("id", "like", "%:release"), eb("id", "like", "%:unrelease"), eb("id", "like", "funds:%:mint"), eb("id", "like", "funds:%:burn")]);
+  return eb.or(["%:release", "%:unrelease", "funds:%:mint", "funds:%:burn", "funds:%:unmint", "funds:%:unburn"].map((pattern) => eb("id", "like", pattern)));
 }
 
 /**
@@ -175,7 +175,7 @@ function toChainRecord(row: Selectable<ChainEventsTable>, scope: LoadScope): Cha
 }
 
 function toLedgerRecord(row: Selectable<LedgerTransfersTable>): LedgerRecord {
-  const kind: MovementKind = row.id.endsWith(":mint") ? "mint" : row.id.endsWith(":burn") ? "burn" : "payment";
+  const kind: MovementKind = /:(un)?mint$/.test(row.id) ? "mint" : /:(un)?burn$/.test(row.id) ? "burn" : "payment";
   return {
     id: row.id,
     kind,
@@ -183,7 +183,8 @@ function toLedgerRecord(row: Selectable<LedgerTransfersTable>): LedgerRecord {
     amount: BigInt(row.amount),
     currency: row.currency,
     time: Number(row.created_at),
-    undoes: row.id.endsWith(":unrelease"),
+    // A reorganization's compensating transfer (funds-service and payment epochs alike).
+    undoes: /:un(release|mint|burn)$/.test(row.id),
   };
 }
 

@@ -79,7 +79,7 @@ describe("ISO 20022 through the API: pacs.008 in, pacs.002 and pacs.004 out, sta
     expect(run.status, JSON.stringify(run.body)).to.equal(201);
     expect(run.body.status).to.equal("completed");
     expect(totalBreaks(run.body.counts)).to.equal(0);
-    expect(run.body.counts.matched).to.equal(1);
+    expect(run.body.counts.matchedItems).to.equal(1);
     expect(run.body.counts.chargesLinked).to.equal(1);
     const fetched = await world.api("GET", `/v1/reconciliation/runs/${run.body.id}`, { key: treasury });
     expect(fetched.body.counts).to.deep.equal(run.body.counts);
