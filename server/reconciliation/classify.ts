@@ -110,8 +110,7 @@ export function classify(item: Item, options: ClassifyOptions): Outcome {
   const { net, latest } = netSettlements(item.ledger);
   const chain = item.chain[0] as ChainRecord | undefined;
   const statement = principal[0] ?? reversals[0];
-  const details = describe(item, chain, latest, net, statement, bookings.length);
-  const broken = (cls: BreakClass): Outcome => ({ kind: "break", class: cls, details, chargesLinked });
+  const broken = (cls: BreakClass): Outcome => ({ kind: "break", class: cls, details: describe(item, chain, latest, net, statement, bookings.length), chargesLinked });
 
   if (item.chain.length > 1 || net > 1 || principal.length > 1) return broken("duplicate");
   if (item.chain.length === 0 && item.ledger.length === 0) {

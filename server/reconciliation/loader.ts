@@ -19,20 +19,74 @@ export interface LoadScope {
   currencyOfToken(address: string): string | undefined;
 }
 
-/** UETR range boundaries: `(−∞, "1")`, `["1", "2")`, … `["f", +∞)`. */
-export const PARTITION_BOUNDS = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "a", "b", "c", "d", "e", "f"];
+const HEX = [..."0123456789abcdef"];
+
+/** Records per UETR range aimed at: few queries for a small run, short-lived rows for a large one. */
+const RECORDS_PER_RANGE = 5_000;
 
 export interface UetrRange {
   from?: string;
   to?: string;
 }
 
-export function uetrRanges(): UetrRange[] {
-  return [undefined, ...PARTITION_BOUNDS].map((from, i) => ({ from, to: PARTITION_BOUNDS[i] }));
+/**
+ * Splits the UETR space into 1, 16 or 256 ranges on its first one or two hex digits, so that each
+ * holds about RECORDS_PER_RANGE of `expected` records: `(−∞, "1")`, `["1", "2")`, … `["f", +∞)`.
+ * Rows held at once are what costs here: a million of them alive cost more in garbage collection
+ * than reading them does.
+ */
+export function uetrRanges(expected: number): UetrRange[] {
+  const digits = expected <= RECORDS_PER_RANGE ? 0 : expected <= 16 * RECORDS_PER_RANGE ? 1 : 2;
+  const prefixes = digits === 0 ? [] : digits === 1 ? HEX : HEX.flatMap((a) => HEX.map((b) => a + b));
+  const bounds = prefixes.slice(1);
+  return [undefined, ...bounds].map((from, i) => ({ from, to: bounds[i] }));
+}
+
+/** How many reconciled chain events the run's time range holds (index only): the run's size. */
+export async function countChainEvents(scope: LoadScope): Promise<number> {
+  const row = await scope.db
+    .selectFrom("chain_events")
+    .select((eb) => eb.fn.countAll<number>().as("count"))
+    .where("name", "in", Object.keys(CHAIN_EVENTS))
+    .where("block_time", ">=", scope.fromMs)
+    .where("block_time", "<", scope.toMs)
+    .executeTakeFirstOrThrow();
+  return Number(row.count);
 }
 
 const CHAIN_EVENTS: Record<string, MovementKind> = { Released: "payment", Minted: "mint", Burned: "burn" };
+
+/**
+ * The events reconciled. The name is wrapped in coalesce so that SQLite's planner, which has no
+ * statistics, does not pick the (name, block_time) index over the UETR one and scan every
+ * Released event of all time for each range (PostgreSQL's planner has statistics and needs no hint).
+ */
+function isReconciledEvent(eb: Eb<"chain_events">) {
+  return eb(eb.fn.coalesce("name", sql.lit("")), "in", Object.keys(CHAIN_EVENTS));
+}
 const IN_LIST_CHUNK = 500;
+
+// Only the columns matching reads: a million rows of the rest (hashes, JSON args) cost time and memory.
+const CHAIN_COLUMNS = ["id", "name", "uetr", "amount", "token", "block_time"] as const;
+const LEDGER_COLUMNS = ["id", "uetr", "currency", "amount", "created_at"] as const;
+const STATEMENT_COLUMNS = [
+  "id",
+  "account_id",
+  "acct_svcr_ref",
+  "uetr",
+  "end_to_end_id",
+  "amount",
+  "currency",
+  "credit_debit",
+  "status",
+  "value_date",
+  "booking_date",
+  "is_charge",
+  "reversal",
+] as const;
+type ChainRow = Pick<Selectable<ChainEventsTable>, (typeof CHAIN_COLUMNS)[number]>;
+type LedgerRow = Pick<Selectable<LedgerTransfersTable>, (typeof LEDGER_COLUMNS)[number]>;
+type StatementRow = Pick<Selectable<StatementEntriesTable>, (typeof STATEMENT_COLUMNS)[number]>;
 
 type Eb<T extends keyof Database> = ExpressionBuilder<Database, T>;
 
@@ -62,6 +116,7 @@ function isReconciledTransfer(eb: Eb<"ledger_transfers">) {
  */
 export async function loadRange(scope: LoadScope, range: UetrRange, skip: ReadonlySet<string>): Promise<MatchBatch> {
   const { db } = scope;
+  // Chain and ledger records of another day are pulled in by a statement entry of the range.
   const statementUetrs = db
     .selectFrom("statement_entries")
     .select("uetr")
@@ -69,10 +124,10 @@ export async function loadRange(scope: LoadScope, range: UetrRange, skip: Readon
   const [chain, ledger, statement] = await Promise.all([
     db
       .selectFrom("chain_events")
-      .selectAll()
+      .select(CHAIN_COLUMNS)
       .where((eb) =>
         eb.and([
-          eb("name", "in", Object.keys(CHAIN_EVENTS)),
+          isReconciledEvent(eb),
           inUetrRange(range),
           eb.or([eb.and([eb("block_time", ">=", scope.fromMs), eb("block_time", "<", scope.toMs)]), eb("uetr", "in", statementUetrs)]),
         ]),
@@ -80,7 +135,7 @@ export async function loadRange(scope: LoadScope, range: UetrRange, skip: Readon
       .execute(),
     db
       .selectFrom("ledger_transfers")
-      .selectAll()
+      .select(LEDGER_COLUMNS)
       .where((eb) =>
         eb.and([
           inUetrRange(range),
@@ -91,7 +146,7 @@ export async function loadRange(scope: LoadScope, range: UetrRange, skip: Readon
       .execute(),
     db
       .selectFrom("statement_entries")
-      .selectAll()
+      .select(STATEMENT_COLUMNS)
       .where((eb) => eb.and([inUetrRange(range), statementDateInScope(eb, scope)]))
       .execute(),
   ]);
@@ -114,7 +169,7 @@ export async function loadUnkeyed(
   const { db } = scope;
   const entries = await db
     .selectFrom("statement_entries")
-    .selectAll()
+    .select(STATEMENT_COLUMNS)
     .where((eb) => eb.and([eb("uetr", "is", null), statementDateInScope(eb, scope)]))
     .execute();
   const endToEndIds = [...new Set(entries.map((e) => e.end_to_end_id).filter((id): id is string => id !== null))];
@@ -131,9 +186,9 @@ export async function loadUnkeyed(
   const ledger: LedgerRecord[] = [];
   for (const uetrs of chunks(uetrsAsStored(covered))) {
     const [chainRows, ledgerRows, entryRows] = await Promise.all([
-      db.selectFrom("chain_events").selectAll().where("name", "in", Object.keys(CHAIN_EVENTS)).where("uetr", "in", uetrs).execute(),
-      db.selectFrom("ledger_transfers").selectAll().where("uetr", "in", uetrs).where(isReconciledTransfer).execute(),
-      db.selectFrom("statement_entries").selectAll().where("uetr", "in", uetrs).where((eb) => statementDateInScope(eb, scope)).execute(),
+      db.selectFrom("chain_events").select(CHAIN_COLUMNS).where(isReconciledEvent).where("uetr", "in", uetrs).execute(),
+      db.selectFrom("ledger_transfers").select(LEDGER_COLUMNS).where("uetr", "in", uetrs).where(isReconciledTransfer).execute(),
+      db.selectFrom("statement_entries").select(STATEMENT_COLUMNS).where("uetr", "in", uetrs).where((eb) => statementDateInScope(eb, scope)).execute(),
     ]);
     chain.push(...chainRows.map((row) => toChainRecord(row, scope)));
     ledger.push(...ledgerRows.map(toLedgerRecord));
@@ -141,7 +196,7 @@ export async function loadUnkeyed(
   }
   const unkeyedChain = await db
     .selectFrom("chain_events")
-    .selectAll()
+    .select(CHAIN_COLUMNS)
     .where("name", "in", Object.keys(CHAIN_EVENTS))
     .where("uetr", "is", null)
     .where("block_time", ">=", scope.fromMs)
@@ -162,7 +217,7 @@ function chunks<T>(values: readonly T[]): T[][] {
   return result;
 }
 
-function toChainRecord(row: Selectable<ChainEventsTable>, scope: LoadScope): ChainRecord {
+function toChainRecord(row: ChainRow, scope: LoadScope): ChainRecord {
   return {
     id: row.id,
     kind: CHAIN_EVENTS[row.name],
@@ -174,7 +229,7 @@ function toChainRecord(row: Selectable<ChainEventsTable>, scope: LoadScope): Cha
   };
 }
 
-function toLedgerRecord(row: Selectable<LedgerTransfersTable>): LedgerRecord {
+function toLedgerRecord(row: LedgerRow): LedgerRecord {
   const kind: MovementKind = /:(un)?mint$/.test(row.id) ? "mint" : /:(un)?burn$/.test(row.id) ? "burn" : "payment";
   return {
     id: row.id,
@@ -188,7 +243,7 @@ function toLedgerRecord(row: Selectable<LedgerTransfersTable>): LedgerRecord {
   };
 }
 
-function toStatementRecord(row: Selectable<StatementEntriesTable>): StatementRecord {
+function toStatementRecord(row: StatementRow): StatementRecord {
   return {
     id: row.id,
     accountId: row.account_id,

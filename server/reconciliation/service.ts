@@ -5,7 +5,7 @@ import type { Dialect } from "../db/database";
 import type { Database, ReconRunsTable } from "../db/schema";
 import { failure, success, type Result } from "../shared/result";
 import { addHistory, applyFindings, loadHistory, RECONCILIATION_ACTOR, toBreak } from "./breaks";
-import { loadRange, loadUnkeyed, uetrRanges, type LoadScope } from "./loader";
+import { countChainEvents, loadRange, loadUnkeyed, uetrRanges, type LoadScope } from "./loader";
 import { createMatcher } from "./matcher";
 import { readReserveFigures, reserveFinding } from "./reserves";
 import { BREAK_CLASSES, type BreakFinding, type ReconBreak, type ReconCounts, type ReconErrorCode, type ReconRun, type ReconciliationService } from "./types";
@@ -49,7 +49,7 @@ export function createReconciliationService(deps: ReconciliationDeps): Reconcili
     const unkeyed = await loadUnkeyed(scope);
     const matcher = createMatcher({ from, to, currencies, now, graceMs: deps.config.graceSeconds * 1000, paymentsByEndToEnd: unkeyed.paymentsByEndToEnd });
     matcher.add(unkeyed.batch);
-    for (const range of uetrRanges()) matcher.add(await loadRange(scope, range, unkeyed.covered));
+    for (const range of uetrRanges(await countChainEvents(scope))) matcher.add(await loadRange(scope, range, unkeyed.covered));
     const result = matcher.finish();
 
     const reserveCurrencies = (currencies.length > 0 ? currencies : Object.keys(deps.config.reserveAccounts).sort()).filter(

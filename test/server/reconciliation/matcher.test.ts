@@ -2,7 +2,7 @@ import { expect } from "chai";
 import fc from "fast-check";
 import { indexPayments, reconcile, type MatchOptions } from "../../../server/reconciliation/matcher";
 import type { BreakClass, ChainRecord, LedgerRecord, StatementRecord } from "../../../server/reconciliation/types";
-import { ACCOUNT, FROM, GRACE_SECONDS, NOW, TO, worldArbitrary, type World } from "./world";
+import { bookedEntry, FROM, GRACE_SECONDS, NOW, TO, worldArbitrary, type World } from "./world";
 
 function optionsFor(world: World, overrides: Partial<MatchOptions> = {}): MatchOptions {
   return { from: FROM, to: TO, now: NOW, graceMs: GRACE_SECONDS * 1000, paymentsByEndToEnd: indexPayments(world.payments), ...overrides };
@@ -64,21 +64,7 @@ describe("reconciliation matcher, by example", function () {
   const time = Date.parse("2025-03-02T10:00:00Z");
   const chain = (fields: Partial<ChainRecord> = {}): ChainRecord => ({ id: "ev", kind: "payment", uetr, amount: 500n, currency: "GBP", time, ...fields });
   const ledger = (fields: Partial<LedgerRecord> = {}): LedgerRecord => ({ id: `${uetr}:release`, kind: "payment", uetr, amount: 500n, currency: "GBP", time, undoes: false, ...fields });
-  const entry = (fields: Partial<StatementRecord> = {}): StatementRecord => ({
-    id: "e1",
-    accountId: ACCOUNT,
-    acctSvcrRef: "R1",
-    uetr,
-    endToEndId: null,
-    amount: 500n,
-    currency: "GBP",
-    direction: "CRDT",
-    status: "BOOK",
-    date: "2025-03-02",
-    isCharge: false,
-    isReversal: false,
-    ...fields,
-  });
+  const entry = (fields: Partial<StatementRecord> = {}) => bookedEntry("e1", { acctSvcrRef: "R1", uetr, amount: 500n, ...fields });
   const options: MatchOptions = { from: FROM, to: TO, now: NOW, graceMs: GRACE_SECONDS * 1000, paymentsByEndToEnd: new Map() };
 
   it("counts a matched item on every side, and links its charge", function () {

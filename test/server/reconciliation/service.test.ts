@@ -8,11 +8,11 @@ import {
   type ReconciliationService,
   type ReconErrorCode,
 } from "../../../server/reconciliation/service";
-import type { ChainRecord, LedgerRecord, StatementRecord } from "../../../server/reconciliation/types";
+import type { ChainRecord, LedgerRecord } from "../../../server/reconciliation/types";
 import type { Result } from "../../../server/shared/result";
 import { forEachDialect, openTestDatabase } from "../databases";
 import { currencyOfToken, insertChain, insertEntries, insertLedger, insertReferenceData, insertStatement, insertWorld } from "./rows";
-import { ACCOUNT, FROM, GRACE_SECONDS, NOW, TO, worldArbitrary } from "./world";
+import { bookedEntry, FROM, GRACE_SECONDS, NOW, TO, worldArbitrary } from "./world";
 
 const RESERVE_ACCOUNT = "GB00RESERVE0000GBP";
 
@@ -82,20 +82,7 @@ forEachDialect("reconciliation service", (dialect) => {
     const time = Date.parse("2025-03-02T09:30:00Z");
     const chain: ChainRecord = { id: "ev-1", kind: "payment", uetr, amount: 10_000n, currency: "GBP", time };
     const ledger: LedgerRecord = { id: `${uetr}:release`, kind: "payment", uetr, amount: 10_000n, currency: "GBP", time, undoes: false };
-    const entry = (id: string, amount: bigint): StatementRecord => ({
-      id,
-      accountId: ACCOUNT,
-      acctSvcrRef: id,
-      uetr,
-      endToEndId: null,
-      amount,
-      currency: "GBP",
-      direction: "CRDT",
-      status: "BOOK",
-      date: "2025-03-02",
-      isCharge: false,
-      isReversal: false,
-    });
+    const entry = (id: string, amount: bigint) => bookedEntry(id, { uetr, amount });
     const id = breakId(`uetr:${uetr}`);
 
     it("opens, resolves, reopens, reclassifies under one id, and clears when the sides agree", async function () {

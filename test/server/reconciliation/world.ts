@@ -1,5 +1,5 @@
 import fc from "fast-check";
-import type { BreakClass, ChainRecord, LedgerRecord, MovementKind, PaymentReference, StatementRecord } from "../../../server/reconciliation/types";
+import { BREAK_CLASSES, type BreakClass, type ChainRecord, type LedgerRecord, type MovementKind, type PaymentReference, type StatementRecord } from "../../../server/reconciliation/types";
 
 /**
  * Random but consistent worlds for reconciliation: payments and funds movements as the chain,
@@ -19,15 +19,7 @@ const DAY_MS = 86_400_000;
 const FROM_MS = Date.parse(`${FROM}T00:00:00Z`);
 
 export type ItemFault = Exclude<BreakClass, "unknown_entry" | "reserve_mismatch">;
-const FAULTS: ItemFault[] = [
-  "duplicate",
-  "missing_on_chain",
-  "missing_in_ledger",
-  "missing_in_statement",
-  "currency_mismatch",
-  "amount_mismatch",
-  "reversed_after_settlement",
-];
+const FAULTS = BREAK_CLASSES.filter((c): c is ItemFault => c !== "unknown_entry" && c !== "reserve_mismatch");
 
 export interface ItemSpec {
   kind: MovementKind;
@@ -200,4 +192,23 @@ function addGhost(world: World, ghost: GhostSpec, index: number): void {
   };
   world.statement.push(entry);
   world.expected.set(ghost.keyedBy === "uetr" ? `uetr:${ghost.uetr}` : `entry:${ACCOUNT}:GHOST-${index}`, "unknown_entry");
+}
+
+/** A booked GBP credit of 2025-03-02 on the operator's account, changed field by field. */
+export function bookedEntry(id: string, fields: Partial<StatementRecord>): StatementRecord {
+  return {
+    id,
+    accountId: ACCOUNT,
+    acctSvcrRef: id,
+    uetr: null,
+    endToEndId: null,
+    amount: 0n,
+    currency: "GBP",
+    direction: "CRDT",
+    status: "BOOK",
+    date: "2025-03-02",
+    isCharge: false,
+    isReversal: false,
+    ...fields,
+  };
 }
