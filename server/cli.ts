@@ -8,7 +8,7 @@ import { startRelay } from "./relay";
 import { createAuthService } from "./auth/service";
 import { loadConfig } from "./config/env";
 import { openDatabase, type DatabaseHandle } from "./db/database";
-import { parseCamt } from "./iso20022/camt";
+import { parseCamt, type CamtMessage } from "./iso20022/camt";
 import { createDomainServices, type DomainServices } from "./services";
 
 /** `npx corridor …`: administration that needs no running relay, on the configured database. */
@@ -72,7 +72,7 @@ export async function main(argv: string[]): Promise<void> {
     .action(async (files: string[]) => {
       await withServices(async ({ services, database }) => {
         for (const file of files) {
-          const message = parseCamt(readFileSync(file, "utf8"));
+          const message = readStatementFile(file);
           const imported = await services.statements.import(database.db, message, "cli");
           if (!imported.ok) throw new Error(`${file}: ${imported.code}: ${imported.message}`);
           console.log(JSON.stringify({ file, kind: message.kind, statements: imported.value }));
@@ -96,6 +96,15 @@ export async function main(argv: string[]): Promise<void> {
     });
 
   await program.parseAsync(argv);
+}
+
+function readStatementFile(file: string): CamtMessage {
+  try {
+    return parseCamt(readFileSync(file, "utf8"));
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    throw new Error(`${file}: ${code ? `${code}: ` : ""}${(error as Error).message}`);
+  }
 }
 
 /** The domain services on the configured database and chain, closed afterwards. */

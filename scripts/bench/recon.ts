@@ -10,13 +10,15 @@
  * checks the breaks it recorded against those injected. Peak RSS is that second child's
  * (process.resourceUsage().maxRSS): Node, the transpiler, the floor query and the run.
  *
- * When scripts/bench/pacs008-parse.ts exists, its measurePacs008Parsing result is included.
+ * Also pacs.008 messages parsed per second (scripts/bench/pacs008-parse.ts), beside the bare
+ * XML parser on the same text.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { ROOT, startScript, waitForOutput } from "./lib/processes";
 import { round } from "./lib/usage";
+import { measureBareParsing, measurePacs008Parsing } from "./pacs008-parse";
 
 const RECORDS = Number(process.env.BENCH_RECON_RECORDS ?? 1_000_000);
 const TARGET_SECONDS = 20;
@@ -35,18 +37,19 @@ interface WorkerResult {
   floor: { seconds: number; matched: number };
 }
 
-type Pacs008Measure = (options?: { seconds?: number }) => Promise<{ messages: number; seconds: number; perSecond: number; bytesPerMessage: number }>;
+const PACS008_TARGET_PER_SECOND = 5_000;
 
-/** The pacs.008 parsing figure from another bench module, when that module is in this tree. */
-async function pacs008Parsing(): Promise<unknown> {
-  let measure: Pacs008Measure | undefined;
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports -- optional module, absent on some branches
-    measure = (require("./pacs008-parse") as { measurePacs008Parsing?: Pacs008Measure }).measurePacs008Parsing;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "MODULE_NOT_FOUND") throw error;
-  }
-  return measure ? measure() : null;
+/** pacs.008 messages parsed per second beside fast-xml-parser's bare parse of the same text. */
+async function pacs008Parsing() {
+  const parsed = await measurePacs008Parsing();
+  const bare = await measureBareParsing();
+  return {
+    perSecond: round(parsed.perSecond),
+    bytesPerMessage: parsed.bytesPerMessage,
+    bareParserPerSecond: round(bare.perSecond),
+    ratioToBare: round(parsed.perSecond / bare.perSecond, 2),
+    targetPerSecond: PACS008_TARGET_PER_SECOND,
+  };
 }
 
 async function runWorker(args: string[], pattern: RegExp, what: string): Promise<RegExpMatchArray> {
@@ -69,6 +72,8 @@ async function main(): Promise<void> {
     console.log("running the floor and the reconciliation ...");
     const result = JSON.parse((await runWorker(["run", dbFile, injectedFile], /^RESULT (.+)$/m, "run"))[1]) as WorkerResult;
 
+    console.log("measuring pacs.008 parsing ...");
+    const parsing = await pacs008Parsing();
     const report = {
       records: { chainEvents: RECORDS, ledgerTransfers: RECORDS, statementEntries: RECORDS, read: result.records },
       reconciliation: {
@@ -86,10 +91,10 @@ async function main(): Promise<void> {
       targets: {
         secondsUnder: TARGET_SECONDS,
         peakRssMbUnder: TARGET_RSS_MB,
-        met: result.seconds < TARGET_SECONDS && result.maxRssMb < TARGET_RSS_MB && result.missed === 0 && result.invented === 0,
+        met: result.seconds < TARGET_SECONDS && result.maxRssMb < TARGET_RSS_MB && result.missed === 0 && result.invented === 0 && parsing.perSecond >= PACS008_TARGET_PER_SECOND,
       },
       generateSeconds: round(generateSeconds, 1),
-      pacs008Parsing: await pacs008Parsing(),
+      pacs008Parsing: parsing,
       machine: { node: process.version, platform: process.platform },
     };
     mkdirSync(path.join(ROOT, "bench-results"), { recursive: true });
@@ -100,6 +105,7 @@ async function main(): Promise<void> {
       reconciliation: { seconds: r.seconds, "records/s": r.recordsPerSecond, "peak RSS MB": r.peakRssMb, "breaks found/injected": `${r.breaksFound}/${r.breaksInjected}` },
       "floor (SQL join)": { seconds: report.floor.seconds, "records/s": round(result.records / result.floor.seconds), "peak RSS MB": "", "breaks found/injected": "" },
     });
+    console.log(`pacs.008 parsed: ${parsing.perSecond}/s (${parsing.bytesPerMessage} bytes each; bare parser ${parsing.bareParserPerSecond}/s, ratio ${parsing.ratioToBare})`);
     console.log(`ratio to the floor: ${report.ratioToFloor}x; missed ${r.missed}, invented ${r.invented}; targets ${report.targets.met ? "met" : "MISSED"}`);
     if (!report.targets.met) process.exitCode = 1;
   } finally {

@@ -111,7 +111,7 @@ export function createInterchangeService(deps: { db: Kysely<Database>; payments:
   }
 
   async function returnPayment(caller: Caller, uetr: string, request: ReturnRequest, trx: Db): Promise<Result<PaymentReturn, InterchangeErrorCode>> {
-    const found = await payments.get(caller, uetr);
+    const found = await payments.get(caller, uetr, trx);
     if (!found.ok) return found;
     const original = found.value;
     if (caller.role === "bank" && !sameBic(caller.bic, original.creditorAgent)) {

@@ -62,10 +62,10 @@ export function createPaymentService(deps: PaymentServiceDeps): PaymentService {
   return {
     create: (caller, input, db) => createPayment(ctx, caller, input, db),
 
-    async get(caller, uetr) {
-      const found = await visible(caller, uetr);
+    async get(caller, uetr, db = ctx.db) {
+      const found = await visible(caller, uetr, db);
       if (!found.ok) return found;
-      return success({ ...found.value, history: await loadHistory(ctx.db, found.value.uetr) });
+      return success({ ...found.value, history: await loadHistory(db, found.value.uetr) });
     },
 
     list: (caller, filter) => listPayments(ctx, caller, filter),

@@ -115,7 +115,8 @@ export interface Submission {
  */
 export interface PaymentService {
   create(caller: Caller, input: NewPayment, db?: Db): Promise<Result<Payment, PaymentErrorCode>>;
-  get(caller: Caller, uetr: string): Promise<Result<Payment, PaymentErrorCode>>;
+  /** With `db`, read in the caller's transaction (a connection already in a transaction must not wait for another). */
+  get(caller: Caller, uetr: string, db?: Db): Promise<Result<Payment, PaymentErrorCode>>;
   /** Fails only with invalid_cursor. */
   list(caller: Caller, filter: PaymentFilter): Promise<Result<PaymentPage, PaymentErrorCode>>;
   cancel(caller: Caller, uetr: string): Promise<Result<Payment, PaymentErrorCode>>;

@@ -3,8 +3,7 @@ import type { Insertable, Kysely } from "kysely";
 import type { Db } from "../db/database";
 import type { Database, StatementEntriesTable } from "../db/schema";
 import type { AccountStatement, CamtMessage, StatementEntry } from "../iso20022/camt";
-import { inTransaction } from "../payments/store";
-import { failure, success, type Result } from "../shared/result";
+import { failure, success, type Failure, type Result } from "../shared/result";
 
 /**
  * Bank statements (camt.053 end of day, camt.054 notifications), stored as received: every entry
@@ -80,19 +79,39 @@ export function createStatementService(deps: { db: Kysely<Database>; onNewEntry?
     return success({ ...summary, entries: rows.length });
   }
 
+  async function importAll(trx: Db, message: CamtMessage, importedBy: string): Promise<Result<ImportedStatement[], StatementErrorCode>> {
+    const imported: ImportedStatement[] = [];
+    for (const statement of message.statements) {
+      const one = await importOne(trx, message.kind, message.messageId, message.creationDateTime, statement, importedBy);
+      if (!one.ok) return one;
+      imported.push(one.value);
+    }
+    return success(imported);
+  }
+
   return {
-    import(db, message, importedBy) {
-      return inTransaction(db, async (trx) => {
-        const imported: ImportedStatement[] = [];
-        for (const statement of message.statements) {
-          const one = await importOne(trx, message.kind, message.messageId, message.creationDateTime, statement, importedBy);
-          if (!one.ok) return one;
-          imported.push(one.value);
-        }
-        return success(imported);
-      });
+    // A message is imported whole or not at all: in the caller's transaction, whose owner rolls it
+    // back on a failure; otherwise in one of our own, rolled back here.
+    async import(db, message, importedBy) {
+      if (db.isTransaction) return importAll(db, message, importedBy);
+      try {
+        return await db.transaction().execute(async (trx) => {
+          const imported = await importAll(trx, message, importedBy);
+          if (!imported.ok) throw new RolledBack(imported);
+          return imported;
+        });
+      } catch (error) {
+        if (error instanceof RolledBack) return error.failure;
+        throw error;
+      }
     },
   };
+}
+
+class RolledBack extends Error {
+  constructor(readonly failure: Failure<StatementErrorCode>) {
+    super(failure.message);
+  }
 }
 
 function statementKey(kind: CamtMessage["kind"], s: AccountStatement): string {

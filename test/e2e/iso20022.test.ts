@@ -11,7 +11,7 @@ import { allowOperator, startRelayWorld, type RelayWorld } from "./relay-harness
 
 const SAMPLE_BANKS: DemoBank[] = [
   { name: "CBRL (c105 debtor agent)", bic: C105.debtorAgent, country: "GB" },
-  { name: "RBOS (c105 creditor agent)", bic: C105.creditorAgent, country: "GB" },
+  { name: "DEUT (c105 creditor agent)", bic: C105.creditorAgent, country: "DE" },
 ];
 
 describe("ISO 20022 through the API: pacs.008 in, pacs.002 and pacs.004 out, statements, reconciliation", function () {

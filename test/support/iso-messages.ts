@@ -17,7 +17,8 @@ export function sample(file: string): string {
 export const C105 = {
   uetr: "7a562c67-ca16-48ba-b074-65581be6f001",
   debtorAgent: "CBRLGB2LXXX",
-  creditorAgent: "RBOSGBCHXXX",
+  /** The CdtrAgt (RBOSGBCH, to whom CBRLGB2L sends the message, is the instructed agent). */
+  creditorAgent: "DEUTDEFFXXX",
   valueDate: "2022-10-20",
   pacs008: () => sample("cbpr-c105-pacs008-AtoB.xml"),
   camt053: () => sample("cbpr-c105-camt053-BtoA.xml"),
