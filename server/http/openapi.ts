@@ -1,5 +1,6 @@
 import { OpenAPIRegistry, OpenApiGeneratorV3 } from "@asteasolutions/zod-to-openapi";
 import { z } from "zod";
+import { registerInterchangePaths } from "./openapi-interchange";
 import * as s from "./schemas";
 
 /** OpenAPI 3 document generated from the same zod schemas that validate requests. */
@@ -19,6 +20,7 @@ export function buildOpenApiDocument(serverUrl?: string): ReturnType<OpenApiGene
     409: json(s.ErrorResponse, "idempotency_conflict, or a state conflict"),
     413: json(s.ErrorResponse, "payload_too_large"),
     415: json(s.ErrorResponse, "unsupported_media_type"),
+    404: json(s.ErrorResponse, "Not found (payment_not_found, statement_not_found, movement_not_found, run_not_found, break_not_found)"),
     422: json(s.ErrorResponse, "Refused by the rules (unknown_participant, limit_exceeded, sanctioned_party, ...)"),
     429: json(s.ErrorResponse, "too_many_requests"),
   };
@@ -98,6 +100,7 @@ export function buildOpenApiDocument(serverUrl?: string): ReturnType<OpenApiGene
     request: { headers: z.object({ "Idempotency-Key": idempotencyKey }), body: { content: { "application/json": { schema: s.CreateKeyRequest } } } },
     responses: { 201: json(z.object({ key: z.string(), apiKey: s.ApiKeyResponse }), "Created"), ...errors },
   });
+  registerInterchangePaths(registry, { security, idempotencyKey, errors });
   for (const [method, path, summary] of [
     ["get", "/healthz", "Liveness"],
     ["get", "/readyz", "Readiness: database and RPC answer"],

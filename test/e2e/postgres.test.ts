@@ -215,7 +215,9 @@ describe("relay end to end on PostgreSQL", function () {
       for (const intent of intents) {
         expect(sentIn.get(intent.id), `intent ${intent.kind} ${intent.id}`).to.deep.equal([intent.tx_hash]);
       }
-      expect(await db.selectFrom("chain_events").select(db.fn.countAll<number>().as("n")).executeTakeFirstOrThrow()).to.deep.equal({ n: 2 * PAYMENTS });
+      // (The deposit tokens' Minted events of the fixture's set-up are indexed too.)
+      const escrowEvents = db.selectFrom("chain_events").where("name", "in", ["Locked", "Released"]);
+      expect(await escrowEvents.select(db.fn.countAll<number>().as("n")).executeTakeFirstOrThrow()).to.deep.equal({ n: 2 * PAYMENTS });
 
       // Ledger: every bank's books equal its chain balances, nothing left pending.
       for (let b = 0; b < banks.length; b++) {

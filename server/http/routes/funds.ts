@@ -9,13 +9,13 @@ import { runIdempotent } from "../idempotency";
 import { callerOf, parse, requireRole } from "../middleware";
 import { Bic, Money, Uuid } from "../schemas";
 
-const ListFundsQuery = z.strictObject({
+export const ListFundsQuery = z.strictObject({
   status: z.enum(["awaiting_approval", "approved", "completed", "rejected"]).optional(),
   direction: z.enum(["in", "out"]).optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),
 });
 const MovementParams = z.strictObject({ id: Uuid });
-const FundsOutRequest = z.strictObject({ bic: Bic, amount: Money });
+export const FundsOutRequest = z.strictObject({ bic: Bic, amount: Money });
 
 export function movementToJson(m: FundsMovement) {
   const iso = (ms: number) => new Date(ms).toISOString();

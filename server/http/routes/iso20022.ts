@@ -40,7 +40,7 @@ function sendXml(res: Response, status: number, xml: string): void {
  */
 const outcomeStatus = (outcome: Pacs008Outcome) => (outcome.accepted > 0 ? 200 : 422);
 
-const ReturnRequest = z.strictObject({
+export const ReturnRequest = z.strictObject({
   reason: z.string().regex(/^[A-Z0-9]{4}$/, "an ISO ExternalReturnReason1Code such as AC04"),
   amount: Money.optional(),
   returnId: z.string().min(1).max(35).optional(),

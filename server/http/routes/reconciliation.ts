@@ -9,17 +9,17 @@ import { callerOf, parse, requireRole } from "../middleware";
 import { Currency } from "../schemas";
 
 const IsoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, "a date as YYYY-MM-DD");
-const CreateRunRequest = z.strictObject({ from: IsoDate, to: IsoDate, currencies: z.array(Currency).max(50).optional() });
+export const CreateRunRequest = z.strictObject({ from: IsoDate, to: IsoDate, currencies: z.array(Currency).max(50).optional() });
 const RunParams = z.strictObject({ id: z.string().min(1).max(100) });
 const BreakParams = z.strictObject({ id: z.string().regex(/^[0-9a-f]{16,64}$/, "a break id") });
-const ListBreaksQuery = z.strictObject({
+export const ListBreaksQuery = z.strictObject({
   status: z.enum(["open", "resolved"]).optional(),
   class: z.string().regex(/^[a-z_]{1,40}$/).optional(),
   currency: Currency.optional(),
   limit: z.coerce.number().int().min(1).max(500).default(100),
   cursor: z.string().min(1).max(200).optional(),
 });
-const ResolveBreakRequest = z.strictObject({ status: z.literal("resolved"), note: z.string().trim().min(1).max(1000) });
+export const ResolveBreakRequest = z.strictObject({ status: z.literal("resolved"), note: z.string().trim().min(1).max(1000) });
 
 /** Three-way reconciliation for treasury: runs, their breaks, and resolving a break with a note. */
 export function reconciliationRoutes(deps: { db: Kysely<Database>; reconciliation: ReconciliationService }): Router {
