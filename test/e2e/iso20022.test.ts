@@ -144,6 +144,8 @@ describe("ISO 20022 through the API: pacs.008 in, pacs.002 and pacs.004 out, sta
     const statuses = parsePacs002(res.body).transactions.map((t) => [t.status, t.reason]);
     expect(statuses).to.deep.equal([["ACTC", null], ["RJCT", "AM12"], ["ACTC", null]]);
     expect(await paymentCount()).to.equal(before + 2);
+    const inFlightOrSettled = parsePacs002((await world.api("GET", `/v1/payments/${good[0]}/pacs.002`, { key: alpha() })).body);
+    expect(inFlightOrSettled.transactions[0].status).to.be.oneOf(["ACSP", "ACSC"]);
 
     const replay = await xml(alpha(), "/v1/iso20022/pacs.008", message);
     expect(replay.body).to.equal(res.body);
