@@ -143,6 +143,12 @@ describe("FX over HTTP: providers post rates, paying banks take quotes", functio
     expect(await storedQuotes()).to.equal(before);
   });
 
+  it("documents the FX routes in the OpenAPI document", async () => {
+    const spec = (await world.api("GET", "/openapi.json")).body;
+    expect(Object.keys(spec.paths)).to.include.members(["/v1/fx/rates", "/v1/quotes", "/v1/quotes/{id}"]);
+    expect(spec.paths["/v1/fx/rates"]).to.have.keys("put", "get");
+  });
+
   it("shows a quote to its bank and treasury only, as expired after 60 s, and a used one as used", async () => {
     const made = await postQuote(bankKey(2), { sourceCurrency: "GBP", targetCurrency: "JPY", sourceAmount: "100" });
     const get = (key: string, id = made.body.id) => world.api("GET", `/v1/quotes/${id}`, { key });

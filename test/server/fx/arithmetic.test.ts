@@ -104,6 +104,8 @@ describe("FX arithmetic: exact decimals and half-even conversion between minor u
       expect(sourceToTarget(3n, rate, jpyBhd)).to.equal(8n); // 7.5 fils
       expect(sourceToTarget(10_000n, rate, jpyBhd)).to.equal(25_000n); // BHD 25.000
       expect(targetToSource(5n, rate, jpyBhd)).to.equal(2n); // exactly 2 yen
+      expect(targetToSource(7n, rate, jpyBhd)).to.equal(3n); // 2.8 yen, worth 7.5 fils
+      expect(targetToSource(6n, rate, jpyBhd)).to.equal(2n); // 2.4 yen, worth only 5 fils: half-even, not a ceiling
       expect(targetToSource(25_000n, rate, jpyBhd)).to.equal(10_000n);
     });
 
