@@ -60,7 +60,7 @@ export async function startRelay(config: RelayConfig, options: RelayOptions): Pr
   const signer = new Wallet(config.OPERATOR_PRIVATE_KEY, provider);
   const contracts = connectCorridor(deployment, provider);
   const services = createDomainServices({ config, deployment, database, provider, now: options.now });
-  const { ledger, auth, participants, payments, funds, statements, interchange, reconciliation } = services;
+  const { ledger, auth, participants, payments, funds, statements, interchange, reconciliation, fx } = services;
   const chainLogger = logger.child({ component: "chain" });
   const webhooks = createWebhookService({
     db,
@@ -114,6 +114,7 @@ export async function startRelay(config: RelayConfig, options: RelayOptions): Pr
     interchange,
     statements,
     funds,
+    fx,
     xmlBodyLimit: `${config.ISO_BODY_LIMIT_BYTES}b`,
     chainBalance: async (address, currency) => {
       const token = contracts.tokens[currency];

@@ -5,6 +5,7 @@ import { connectCorridor } from "./chain/contracts";
 import type { RelayConfig } from "./config/env";
 import type { DatabaseHandle } from "./db/database";
 import { createFundsService, type FundsService } from "./funds/service";
+import { createFxService, type FxService } from "./fx/service";
 import { createInterchangeService, type InterchangeService } from "./interchange/service";
 import { createLedgerService, type LedgerService } from "./ledger/service";
 import { createParticipantService, type ParticipantService } from "./participants/service";
@@ -25,6 +26,7 @@ export interface DomainServices {
   statements: StatementService;
   interchange: InterchangeService;
   reconciliation: ReconciliationService;
+  fx: FxService;
 }
 
 export function createDomainServices(deps: {
@@ -87,5 +89,6 @@ export function createDomainServices(deps: {
     statements: createStatementService({ db, onNewEntry: funds.recordReserveEntry, now }),
     interchange: createInterchangeService({ db, payments, now }),
     reconciliation,
+    fx: createFxService({ db, hasToken: (currency) => tokenAddress(currency) !== undefined, quoteTtlMs: config.QUOTE_TTL_SECONDS * 1_000, now }),
   };
 }

@@ -59,6 +59,8 @@ const EnvSchema = z.object({
   FUNDS_IN_AUTO_APPROVE: flag.default(false),
   /** How long a settled payment may wait for its statement entry before it is a break. */
   RECON_GRACE_SECONDS: z.coerce.number().int().min(0).max(30 * 24 * 3600).default(86_400),
+  /** How long an FX quote holds its rate. */
+  QUOTE_TTL_SECONDS: z.coerce.number().int().min(1).max(3_600).default(60),
   ISO_BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });

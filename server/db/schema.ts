@@ -17,6 +17,8 @@ export type FundsDirection = "in" | "out";
 export type FundsMovementStatus = "awaiting_approval" | "approved" | "completed" | "rejected";
 export type ReconRunStatus = "running" | "completed" | "failed";
 export type BreakStatus = "open" | "resolved";
+export type FxQuoteStatus = "open" | "used";
+export type FxQuoteSide = "source" | "target";
 
 export interface ParticipantsTable {
   bic: string;
@@ -313,6 +315,44 @@ export interface ReconBreakHistoryTable {
   at: number;
 }
 
+/** A provider bank's rate for one pair: `rate` target (quote) major units per base major unit. */
+export interface FxRatesTable {
+  provider_bic: string;
+  base: string;
+  quote: string;
+  /** An exact decimal string ("187.25"); the payer's rate is this less spread_bps basis points. */
+  rate: string;
+  spread_bps: number;
+  valid_from: number;
+  valid_until: number;
+  updated_at: number;
+}
+
+/** A quote given to a paying bank: open until one payment uses it (used_by, its UETR) or it expires. */
+export interface FxQuotesTable {
+  id: string;
+  key_id: string;
+  bic: string;
+  provider_bic: string;
+  /** Which amount the bank asked for exactly; the other one was converted. */
+  fixed_side: FxQuoteSide;
+  source_currency: string;
+  source_amount: string;
+  target_currency: string;
+  target_amount: string;
+  posted_rate: string;
+  spread_bps: number;
+  /** The client rate: posted_rate less the spread. */
+  rate: string;
+  fee_amount: string;
+  fee_currency: string;
+  expires_at: number;
+  status: FxQuoteStatus;
+  used_by: string | null;
+  used_at: number | null;
+  created_at: number;
+}
+
 export interface Database {
   participants: ParticipantsTable;
   api_keys: ApiKeysTable;
@@ -336,4 +376,6 @@ export interface Database {
   recon_runs: ReconRunsTable;
   recon_breaks: ReconBreaksTable;
   recon_break_history: ReconBreakHistoryTable;
+  fx_rates: FxRatesTable;
+  fx_quotes: FxQuotesTable;
 }

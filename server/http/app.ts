@@ -11,6 +11,7 @@ import type { LedgerService } from "../ledger/service";
 import type { ParticipantService } from "../participants/service";
 import type { PaymentService } from "../payments/types";
 import type { FundsService } from "../funds/service";
+import type { FxService } from "../fx/service";
 import type { InterchangeService } from "../interchange/service";
 import type { StatementService } from "../statements/service";
 import { ApiError, errorHandler, notFoundHandler, sendError } from "./errors";
@@ -19,6 +20,7 @@ import { buildOpenApiDocument } from "./openapi";
 import { accountRoutes, type ChainBalanceReader } from "./routes/accounts";
 import { keyRoutes, participantRoutes } from "./routes/admin";
 import { fundsRoutes } from "./routes/funds";
+import { fxRoutes } from "./routes/fx";
 import { iso20022Routes, paymentInterchangeRoutes } from "./routes/iso20022";
 import { paymentRoutes } from "./routes/payments";
 import { statementRoutes } from "./routes/statements";
@@ -36,6 +38,7 @@ export interface AppDeps {
   interchange: InterchangeService;
   statements: StatementService;
   funds: FundsService;
+  fx: FxService;
   readiness: ReadinessCheck[];
   metrics: Registry;
   /** Extra authenticated routers mounted under /v1 (e.g. webhooks administration). */
@@ -84,6 +87,7 @@ export function createApp(deps: AppDeps): Express {
   v1.use("/payments", paymentRoutes({ db: deps.db, transact: deps.transact, payments: deps.payments }));
   v1.use("/statements", statementRoutes({ db: deps.db, transact: deps.transact, statements: deps.statements }));
   v1.use("/funds", fundsRoutes({ db: deps.db, funds: deps.funds }));
+  v1.use(fxRoutes({ db: deps.db, fx: deps.fx }));
   v1.use("/accounts", accountRoutes({ db: deps.db, ledger: deps.ledger, participants: deps.participants, chainBalance: deps.chainBalance }));
   v1.use("/participants", participantRoutes({ db: deps.db, participants: deps.participants }));
   v1.use("/keys", keyRoutes({ db: deps.db, auth: deps.auth }));

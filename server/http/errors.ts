@@ -19,6 +19,9 @@ const STATUS_BY_CODE: Record<string, number> = {
   invalid_expiry: 400,
   invalid_cursor: 400,
   invalid_date_range: 400,
+  invalid_rate: 400,
+  invalid_validity: 400,
+  invalid_pair: 400,
   // ISO 20022 messages that cannot be read
   malformed_xml: 400,
   doctype_forbidden: 400,
@@ -50,6 +53,7 @@ const STATUS_BY_CODE: Record<string, number> = {
   payment_not_settled: 409,
   payment_already_returned: 409,
   break_already_resolved: 409,
+  quote_used: 409,
   // 413 / 415 / 429
   payload_too_large: 413,
   too_large: 413,
@@ -66,6 +70,12 @@ const STATUS_BY_CODE: Record<string, number> = {
   insufficient_funds: 422,
   bic_required: 422,
   invalid_address: 422,
+  // FX: a GET of a missing quote answers 404 itself; a payment naming one is refused with 422
+  no_rate: 422,
+  amount_too_small: 422,
+  amount_too_large: 422,
+  quote_not_found: 422,
+  quote_expired: 422,
 };
 
 export class ApiError extends Error {

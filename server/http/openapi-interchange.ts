@@ -5,7 +5,7 @@ import { ReturnRequest } from "./routes/iso20022";
 import { CreateRunRequest, ListBreaksQuery, ResolveBreakRequest } from "./routes/reconciliation";
 import * as s from "./schemas";
 
-interface Shared {
+export interface Shared {
   security: { [name: string]: string[] }[];
   idempotencyKey: z.ZodType;
   errors: Record<number, { description: string }>;

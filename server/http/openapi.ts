@@ -1,6 +1,7 @@
 import { OpenAPIRegistry, OpenApiGeneratorV3 } from "@asteasolutions/zod-to-openapi";
 import { z } from "zod";
 import { registerInterchangePaths } from "./openapi-interchange";
+import { registerFxPaths } from "./openapi-fx";
 import * as s from "./schemas";
 
 /** OpenAPI 3 document generated from the same zod schemas that validate requests. */
@@ -101,6 +102,7 @@ export function buildOpenApiDocument(serverUrl?: string): ReturnType<OpenApiGene
     responses: { 201: json(z.object({ key: z.string(), apiKey: s.ApiKeyResponse }), "Created"), ...errors },
   });
   registerInterchangePaths(registry, { security, idempotencyKey, errors });
+  registerFxPaths(registry, { security, idempotencyKey, errors });
   for (const [method, path, summary] of [
     ["get", "/healthz", "Liveness"],
     ["get", "/readyz", "Readiness: database and RPC answer"],
