@@ -50,6 +50,7 @@ export function createDomainServices(deps: {
     sanctions: config.SANCTIONS_FILE ? loadSanctionsList(config.SANCTIONS_FILE) : createSanctionsList([]),
     limits: currencyLimits({ singlePayment: config.RISK_SINGLE_PAYMENT_CAP, dailyVolume: config.RISK_DAILY_VOLUME_CAP }),
   });
+  const fx = createFxService({ db, hasToken: (currency) => tokenAddress(currency) !== undefined, quoteTtlMs: config.QUOTE_TTL_SECONDS * 1_000, now });
   const payments = createPaymentService({
     db,
     dialect,
@@ -57,6 +58,7 @@ export function createDomainServices(deps: {
     risk,
     chain: { tokenAddress },
     config: { defaultExpirySeconds: 3600, maxExpirySeconds: 30 * 24 * 3600, autoRelease: config.AUTO_RELEASE },
+    fx,
     now,
   });
   const funds = createFundsService({
@@ -89,6 +91,6 @@ export function createDomainServices(deps: {
     statements: createStatementService({ db, onNewEntry: funds.recordReserveEntry, now }),
     interchange: createInterchangeService({ db, payments, now }),
     reconciliation,
-    fx: createFxService({ db, hasToken: (currency) => tokenAddress(currency) !== undefined, quoteTtlMs: config.QUOTE_TTL_SECONDS * 1_000, now }),
+    fx,
   };
 }

@@ -124,6 +124,7 @@ export interface EscrowCalls {
   releaseBatchData(releases: AuthorizedRelease[]): string;
   refundData(terms: LockTerms): string;
   refundBatchData(terms: LockTerms[]): string;
+  settlePvPData(legA: LockTerms, legB: LockTerms, authorization: string): string;
 }
 
 /** The escrow at `escrowAddress`, read through `provider`. */
@@ -140,6 +141,7 @@ export function createEscrowCalls(deps: { provider: Provider; escrowAddress: str
       escrowInterface.encodeFunctionData("releaseBatch", [releases.map((r) => r.terms), releases.map((r) => r.authorization)]),
     refundData: (terms) => escrowInterface.encodeFunctionData("refund", [terms]),
     refundBatchData: (terms) => escrowInterface.encodeFunctionData("refundBatch", [terms]),
+    settlePvPData: (legA, legB, authorization) => escrowInterface.encodeFunctionData("settlePvP", [legA, legB, authorization]),
   };
 }
 

@@ -29,6 +29,8 @@ export interface IntentActions {
   fail(intent: Intent, reason: string): Promise<void>;
   /** Signs one transaction for `intents` with the next nonce and stores it with them; its broadcast follows. */
   submit(intents: Intent[], call: PreparedCall): Promise<void>;
+  /** The signer's EIP-712 PvPRelease signature over both legs, settlePvP's authorization. */
+  attestPvP(legA: LockTerms, legB: LockTerms): Promise<string>;
 }
 
 const PAYMENT_STATE = { None: 0n, Locked: 1n, Released: 2n, Refunded: 3n } as const;

@@ -28,6 +28,12 @@ export interface TermsIntentPayload {
   terms: { [K in keyof LockTerms]: string };
 }
 
+/** JSON form of a PvP pair's terms, for settlePvP (leg A pays the provider, who pays leg B). */
+export interface PvPIntentPayload {
+  legA: TermsIntentPayload["terms"];
+  legB: TermsIntentPayload["terms"];
+}
+
 /**
  * A funds movement's mint or burn (the intent's uetr is the movement id): `DepositToken.mint` /
  * `burn(account, amount, evidence)` on `token`, where evidence is `movementEvidence(movementId)`.
@@ -44,7 +50,9 @@ export type IntentPayload<K extends ChainIntentKind> = K extends "lock"
   ? LockIntentPayload
   : K extends "mint" | "burn"
     ? IssuanceIntentPayload
-    : TermsIntentPayload;
+    : K extends "pvp"
+      ? PvPIntentPayload
+      : TermsIntentPayload;
 
 /**
  * Writes an intent in the caller's transaction. `uetr` is the payment's UETR, or for a mint or burn

@@ -11,10 +11,12 @@ import { sendLocks, sendTermsIntents, type Intent, type IntentActions } from "./
 import { sendIssuanceIntents } from "./issuance-senders";
 import { bumpFees, createNonceManager, type Fees, type NonceOutcome, type TxAttempt } from "./nonce-manager";
 import { createCallPreflight, type PreparedCall } from "./preflight";
+import { sendPvPIntents } from "./pvp-senders";
+import { escrowDomain, hashLockTerms, PVP_RELEASE_TYPES, type LockTerms } from "./typed-data";
 
 /**
- * The submitter drains the chain_intents outbox: payments' locks, releases and refunds on the
- * escrow, and funds movements' mints and burns on the deposit tokens. Intents are claimed by lease
+ * The submitter drains the chain_intents outbox: payments' locks, releases, refunds and PvP
+ * settlements on the escrow, and funds movements' mints and burns on the deposit tokens. Intents are claimed by lease
  * (intent-leases.ts), so any number of relay processes can share the outbox.
  *
  * Crash safety: a transaction is signed locally and stored, with its intents marked sent and the
@@ -141,7 +143,14 @@ export function createChainSubmitter(deps: ChainSubmitterDeps): ChainSubmitter {
       retryOrGiveUp: (intent, reason) => retryOrGiveUp(intent, token, reason),
       fail: (intent, reason) => fail(intent, token, reason),
       submit: async (intents, call) => void broadcast(await signAndStore(intents, call, token, await fees)),
+      attestPvP,
     };
+  }
+
+  async function attestPvP(legA: LockTerms, legB: LockTerms): Promise<string> {
+    const { chainId } = await provider.getNetwork();
+    const release = { uetrA: legA.uetr, termsHashA: hashLockTerms(legA), uetrB: legB.uetr, termsHashB: hashLockTerms(legB) };
+    return signer.signTypedData(escrowDomain(chainId, deps.escrowAddress), PVP_RELEASE_TYPES, release);
   }
 
   /** Signs with the next nonce and records it, the intents sent and the payments submitted, at once. */
@@ -268,8 +277,10 @@ export function createChainSubmitter(deps: ChainSubmitterDeps): ChainSubmitter {
       const locks = pending.filter((i) => i.kind === "lock");
       const terms = pending.filter((i) => i.kind === "release" || i.kind === "refund");
       const issuances = pending.filter((i) => i.kind === "mint" || i.kind === "burn");
+      const pairs = pending.filter((i) => i.kind === "pvp");
       await guarded(locks, () => sendLocks(actions, locks));
       await guarded(terms, () => sendTermsIntents(actions, terms));
+      await guarded(pairs, () => sendPvPIntents(actions, pairs));
       await guarded(issuances, () => sendIssuanceIntents(actions, issuances));
     }
 

@@ -8,7 +8,8 @@ export type ApiKeyRole = "bank" | "treasury" | "admin";
 export type PaymentStatus = "RECEIVED" | "SUBMITTED" | "LOCKED" | "SETTLED" | "CANCELLED" | "REFUNDED" | "REJECTED";
 export type LedgerAccountKind = "bank" | "reserve" | "fee";
 export type LedgerTransferKind = "posted" | "pending" | "post_pending" | "void_pending";
-export type ChainIntentKind = "lock" | "release" | "refund" | "mint" | "burn";
+/** `pvp`: settlePvP of a linked pair, keyed on leg A's UETR. */
+export type ChainIntentKind = "lock" | "release" | "refund" | "mint" | "burn" | "pvp";
 export type ChainIntentStatus = "pending" | "sent" | "done" | "failed";
 export type WebhookDeliveryStatus = "pending" | "delivered" | "dead";
 export type StatementKind = "camt.053" | "camt.054";
@@ -353,6 +354,19 @@ export interface FxQuotesTable {
   created_at: number;
 }
 
+/** The two legs of a cross-currency payment, settled together by SettlementEscrow.settlePvP. */
+export interface PvpLinksTable {
+  /** The debtor bank's leg (debtor -> provider, source currency): the UETR the client chose. */
+  uetr_a: string;
+  /** The provider's leg (provider -> creditor bank, target currency). */
+  uetr_b: string;
+  quote_id: string;
+  provider_bic: string;
+  /** The bank the payment is for: leg B's creditor (leg A's creditor is the provider). */
+  creditor_bic: string;
+  created_at: number;
+}
+
 export interface Database {
   participants: ParticipantsTable;
   api_keys: ApiKeysTable;
@@ -378,4 +392,5 @@ export interface Database {
   recon_break_history: ReconBreakHistoryTable;
   fx_rates: FxRatesTable;
   fx_quotes: FxQuotesTable;
+  pvp_links: PvpLinksTable;
 }

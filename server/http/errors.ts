@@ -76,6 +76,7 @@ const STATUS_BY_CODE: Record<string, number> = {
   amount_too_large: 422,
   quote_not_found: 422,
   quote_expired: 422,
+  quote_mismatch: 422,
 };
 
 export class ApiError extends Error {

@@ -48,6 +48,10 @@ export const CreatePaymentRequest = z
     expiresInSeconds: z.number().int().min(60).max(30 * 24 * 3600).optional().openapi({
       description: "Seconds until an unconfirmed lock is refunded to the debtor bank",
     }),
+    quoteId: z.string().min(1).max(100).optional().openapi({
+      description:
+        "A quote of the debtor bank's (POST /v1/quotes): the payment is cross-currency, settled payment-versus-payment through the quote's provider. `amount` must be the quote's source amount; the creditor receives its target amount",
+    }),
   })
   .openapi("CreatePaymentRequest");
 
@@ -84,6 +88,18 @@ export const PaymentResponse = z
     createdAt: z.string().openapi({ format: "date-time" }),
     updatedAt: z.string().openapi({ format: "date-time" }),
     history: z.array(StatusChange).optional(),
+    fx: z
+      .object({
+        quoteId: z.string(),
+        provider: Agent,
+        leg: z.enum(["A", "B"]).openapi({ description: "A: debtor bank to provider (source currency); B: provider to creditor bank (target currency)" }),
+        linkedUetr: Uuid,
+        creditorAgent: Agent,
+        source: Money,
+        target: Money,
+      })
+      .optional()
+      .openapi({ description: "The two legs of a cross-currency payment, settled together by settlePvP" }),
   })
   .openapi("Payment");
 

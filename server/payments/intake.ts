@@ -22,9 +22,9 @@ const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f
 const MAX_AMOUNT = 2n ** 128n - 1n;
 
 type Outcome<T> = Result<T, PaymentErrorCode>;
-type Participant = Selectable<ParticipantsTable>;
+export type Participant = Selectable<ParticipantsTable>;
 
-interface Checked {
+export interface Checked {
   uetr: string;
   /** The caller chose the UETR (else it was generated here). */
   callerUetr: boolean;
@@ -38,7 +38,7 @@ export function createPayment(ctx: PaymentContext, caller: Caller, input: NewPay
 }
 
 /** Everything that needs no database: who may send, and the shape of the instruction. */
-function checkInput(ctx: PaymentContext, caller: Caller, input: NewPayment): Outcome<Checked> {
+export function checkInput(ctx: PaymentContext, caller: Caller, input: NewPayment): Outcome<Checked> {
   if (caller.role === "bank" && !sameBic(caller.bic, input.debtorAgent)) {
     return failure("forbidden_agent", "a bank may only send payments as the debtor agent", { debtorAgent: input.debtorAgent });
   }
@@ -62,7 +62,7 @@ function checkInput(ctx: PaymentContext, caller: Caller, input: NewPayment): Out
 }
 
 /** Both agents' participants, read together (the debtor's problem is reported first). */
-async function findAgents(trx: Transaction<Database>, debtorBic: string, creditorBic: string): Promise<Outcome<[Participant, Participant]>> {
+export async function findAgents(trx: Transaction<Database>, debtorBic: string, creditorBic: string): Promise<Outcome<[Participant, Participant]>> {
   const debtorSpellings = bicSpellings(debtorBic);
   const creditorSpellings = bicSpellings(creditorBic);
   const rows = await trx.selectFrom("participants").selectAll().where("bic", "in", [...debtorSpellings, ...creditorSpellings]).execute();
@@ -73,18 +73,18 @@ async function findAgents(trx: Transaction<Database>, debtorBic: string, credito
   return success([debtor.value, creditor.value]);
 }
 
-function activeParticipant(rows: Participant[], spellings: string[], bic: string): Outcome<Participant> {
+export function activeParticipant(rows: Participant[], spellings: string[], bic: string): Outcome<Participant> {
   const row = rows.find((r) => spellings.includes(r.bic));
   if (!row) return failure("unknown_participant", `${bic} is not a registered participant`, { bic });
   if (row.status !== "active") return failure("participant_suspended", `${row.bic} is suspended`, { bic: row.bic });
   return success(row);
 }
 
-async function uetrTaken(trx: Transaction<Database>, uetr: string): Promise<boolean> {
+export async function uetrTaken(trx: Transaction<Database>, uetr: string): Promise<boolean> {
   return (await trx.selectFrom("payments").select("uetr").where("uetr", "=", uetr).executeTakeFirst()) !== undefined;
 }
 
-const duplicate = (uetr: string): Failure<PaymentErrorCode> => failure("duplicate_uetr", `a payment with UETR ${uetr} exists`, { uetr });
+export const duplicate = (uetr: string): Failure<PaymentErrorCode> => failure("duplicate_uetr", `a payment with UETR ${uetr} exists`, { uetr });
 
 async function store(ctx: PaymentContext, trx: Transaction<Database>, input: NewPayment, checked: Checked): Promise<Outcome<Payment>> {
   const agents = await findAgents(trx, input.debtorAgent, input.creditorAgent);
@@ -94,23 +94,52 @@ async function store(ctx: PaymentContext, trx: Transaction<Database>, input: New
   // insert below refuses a duplicate anyway.
   if (checked.callerUetr && (await uetrTaken(trx, checked.uetr))) return duplicate(checked.uetr);
 
-  const payment = newPayment(ctx, input, checked, debtor.bic, creditor.bic);
+  const admitted = await admitLeg(ctx, trx, newPayment(ctx, input, checked, debtor.bic, creditor.bic), debtor, creditor);
+  if (!admitted.ok) return admitted;
+  if (!(await writeLeg(ctx, trx, admitted.value))) return duplicate(checked.uetr); // a concurrent create won
+  return success(admitted.value.payment);
+}
+
+/** A payment checked against its payer's risk limits and funds, ready to be written. */
+export interface AdmittedLeg {
+  payment: Payment;
+  parties: { payer: string; payee: string; token: string };
+  /** The payer's unlocked total before this payment (read, and held on PostgreSQL, by the funds check). */
+  unlocked: bigint;
+}
+
+/** Reads only: the risk screen and the funds check of the payment's payer (its debtor agent). */
+export async function admitLeg(
+  ctx: PaymentContext,
+  trx: Transaction<Database>,
+  payment: Payment,
+  payer: Participant,
+  payee: Participant,
+): Promise<Outcome<AdmittedLeg>> {
   const locked = await lockDebtorAccount(ctx, trx, payment);
   const screened = await ctx.risk.check(trx, payment);
   if (!screened.ok) return screened;
   const funded = await checkFunds(ctx, trx, payment, locked);
   if (!funded.ok) return funded;
-
-  if (!(await insertPayment(trx, payment))) return duplicate(payment.uetr); // a concurrent create won
-  await writeUnlockedTotal(trx, payment.debtorAgent, payment.amount.currency, funded.value.unlocked + payment.amount.value);
-  await recordStatus(ctx, trx, payment, { status: "RECEIVED" }, { first: true });
-  await ctx.risk.record(trx, payment);
   const token = ctx.chain.tokenAddress(payment.amount.currency)!;
-  await enqueueLock(ctx, trx, payment, lockPayload(payment, { payer: debtor.address, payee: creditor.address, token }));
-  return success(payment);
+  return success({ payment, parties: { payer: payer.address, payee: payee.address, token }, unlocked: funded.value.unlocked });
 }
 
-function newPayment(ctx: PaymentContext, input: NewPayment, checked: Checked, debtorBic: string, creditorBic: string): Payment {
+/**
+ * Writes an admitted payment: its row, history, risk volume and lock intent (for a PvP leg, its
+ * lock names the other leg). False if the UETR was taken meanwhile (nothing written).
+ */
+export async function writeLeg(ctx: PaymentContext, trx: Transaction<Database>, leg: AdmittedLeg, linkedUetr?: string): Promise<boolean> {
+  const { payment } = leg;
+  if (!(await insertPayment(trx, payment))) return false;
+  await writeUnlockedTotal(trx, payment.debtorAgent, payment.amount.currency, leg.unlocked + payment.amount.value);
+  await recordStatus(ctx, trx, payment, { status: "RECEIVED" }, { first: true });
+  await ctx.risk.record(trx, payment);
+  await enqueueLock(ctx, trx, payment, lockPayload(payment, leg.parties, linkedUetr));
+  return true;
+}
+
+export function newPayment(ctx: PaymentContext, input: NewPayment, checked: Checked, debtorBic: string, creditorBic: string): Payment {
   const now = ctx.now();
   // Whole seconds: the escrow's expiry is in seconds, and the stored time must equal it exactly.
   const expiresAt = (Math.floor(now / 1000) + checked.expirySeconds) * 1000;

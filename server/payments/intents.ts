@@ -16,7 +16,8 @@ export const REFUND_DELAY_MS = 15_000;
 /** Seconds since the epoch, as the escrow's uint64 expiry. */
 export const expirySeconds = (payment: Payment): bigint => BigInt(Math.floor(payment.expiresAt / 1000));
 
-export function lockPayload(payment: Payment, parties: { payer: string; payee: string; token: string }): LockIntentPayload {
+/** `linkedUetr`: the other leg of a PvP pair; absent for a gross payment. */
+export function lockPayload(payment: Payment, parties: { payer: string; payee: string; token: string }, linkedUetr?: string): LockIntentPayload {
   return {
     payer: parties.payer,
     request: {
@@ -26,7 +27,7 @@ export function lockPayload(payment: Payment, parties: { payer: string; payee: s
       amount: payment.amount.value.toString(),
       expiry: expirySeconds(payment).toString(),
       hashlock: ZERO_BYTES32, // attested release: the operator or the payee signs
-      linkedUetr: ZERO_BYTES16, // a gross payment, not a PvP leg
+      linkedUetr: linkedUetr === undefined ? ZERO_BYTES16 : uetrToBytes16(linkedUetr),
     },
   };
 }
@@ -35,7 +36,7 @@ export async function enqueueLock(ctx: PaymentContext, db: Db, payment: Payment,
   await enqueueChainIntent(db, { kind: "lock", uetr: payment.uetr, payload }, ctx.now());
 }
 
-async function lockTerms(ctx: PaymentContext, db: Db, payment: Payment): Promise<LockTerms> {
+export async function lockTerms(ctx: PaymentContext, db: Db, payment: Payment): Promise<LockTerms> {
   const intent = await db
     .selectFrom("chain_intents")
     .select("payload")

@@ -2,7 +2,8 @@ import type { Transaction } from "kysely";
 import type { Db } from "../db/database";
 import type { Database, PaymentStatus } from "../db/schema";
 import { enqueueWebhooks } from "../webhooks/outbox";
-import { enqueueRefund, enqueueRelease } from "./intents";
+import { enqueueRefund } from "./intents";
+import { enqueueSettlement } from "./pvp";
 import { applyLock, applyRefund, applyRelease, reverseLock, reverseRefund, reverseRelease } from "./ledger-steps";
 import {
   UNLOCKED_STATUSES,
@@ -113,7 +114,7 @@ export function createChainHooks(ctx: PaymentContext): Omit<PaymentService, "cre
     await applyLock(ctx, trx, payment);
     const late = payment.status === "CANCELLED" || payment.status === "REJECTED";
     const locked = await transition(ctx, trx, payment, observed(o, "LOCKED", late ? `locked on chain after ${payment.status}` : null));
-    if (autoRelease && ctx.config.autoRelease && !late) await enqueueRelease(ctx, trx, locked);
+    if (autoRelease && ctx.config.autoRelease && !late) await enqueueSettlement(ctx, trx, locked);
     return locked;
   }
 

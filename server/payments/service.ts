@@ -2,10 +2,13 @@ import type { Kysely } from "kysely";
 import type { Dialect } from "../db/database";
 import type { Database } from "../db/schema";
 import type { LedgerService } from "../ledger/service";
+import type { FxService } from "../fx/types";
 import type { RiskService } from "../risk/service";
 import { failure, success, type Result } from "../shared/result";
 import { createPayment } from "./intake";
-import { enqueueRelease, withdrawLock } from "./intents";
+import { withdrawLock } from "./intents";
+import { enqueueSettlement, pvpLinkOf, pvpView } from "./pvp";
+import { createPvPPayment } from "./pvp-intake";
 import { createChainHooks, transition } from "./lifecycle";
 import { bicSpellings, canSee, decodeCursor, encodeCursor, inTransaction, loadHistory, loadPayment, sameBic, toPayment, type PaymentContext } from "./store";
 import type { Caller, Payment, PaymentErrorCode, PaymentFilter, PaymentPage, PaymentService } from "./types";
@@ -31,6 +34,8 @@ export interface PaymentServiceDeps {
     /** Enqueue the release as soon as the lock is confirmed, without the creditor's confirm. */
     autoRelease: boolean;
   };
+  /** Quotes for cross-currency payments (PvP); without it, a payment naming a quote finds none. */
+  fx?: Pick<FxService, "getQuote" | "consumeQuote">;
   now?: () => number;
 }
 
@@ -60,12 +65,16 @@ export function createPaymentService(deps: PaymentServiceDeps): PaymentService {
   }
 
   return {
-    create: (caller, input, db) => createPayment(ctx, caller, input, db),
+    create: (caller, input, db) => {
+      const { quoteId } = input;
+      return quoteId === undefined ? createPayment(ctx, caller, input, db) : createPvPPayment(ctx, caller, { ...input, quoteId }, db);
+    },
 
     async get(caller, uetr, db = ctx.db) {
       const found = await visible(caller, uetr, db);
       if (!found.ok) return found;
-      return success({ ...found.value, history: await loadHistory(db, found.value.uetr) });
+      const fx = await pvpView(ctx, db, found.value);
+      return success({ ...found.value, history: await loadHistory(db, found.value.uetr), ...(fx && { fx }) });
     },
 
     list: (caller, filter) => listPayments(ctx, caller, filter),
@@ -78,7 +87,9 @@ export function createPaymentService(deps: PaymentServiceDeps): PaymentService {
         if (!actsAs(caller, payment.debtorAgent)) {
           return failure("forbidden_agent", "only the debtor agent may cancel a payment", { uetr: payment.uetr });
         }
-        if (payment.status !== "RECEIVED" || !(await withdrawLock(ctx, trx, payment))) {
+        // A PvP leg alone cannot be withdrawn without stranding its partner's lock; it is refunded at expiry.
+        const linked = (await pvpLinkOf(trx, payment.uetr)) !== undefined;
+        if (linked || payment.status !== "RECEIVED" || !(await withdrawLock(ctx, trx, payment))) {
           return failure("payment_not_cancellable", `payment ${payment.uetr} is ${payment.status} and its lock may already be on chain`, {
             uetr: payment.uetr,
             status: payment.status,
@@ -103,7 +114,12 @@ export function createPaymentService(deps: PaymentServiceDeps): PaymentService {
           });
         }
         // The status stays LOCKED until the chain reports the release; confirming twice is harmless.
-        await enqueueRelease(ctx, trx, payment);
+        if (!(await enqueueSettlement(ctx, trx, payment))) {
+          return failure("payment_not_confirmable", `payment ${payment.uetr} is a PvP leg whose other leg is not locked yet`, {
+            uetr: payment.uetr,
+            status: payment.status,
+          });
+        }
         return success(payment);
       }),
 

@@ -2,9 +2,10 @@ import type { Kysely, Selectable, Transaction } from "kysely";
 import type { Db, Dialect } from "../db/database";
 import type { Database, PaymentStatus, PaymentsTable } from "../db/schema";
 import type { LedgerService } from "../ledger/service";
+import type { FxService } from "../fx/types";
 import type { RiskService } from "../risk/service";
 import { failure, success, type Result } from "../shared/result";
-import type { Caller, Payment, StatusChange } from "./types";
+import type { Caller, Money, Payment, StatusChange } from "./types";
 
 /** Everything the payment service's parts share: its dependencies with the clock resolved. */
 export interface PaymentContext {
@@ -14,6 +15,8 @@ export interface PaymentContext {
   risk: RiskService;
   chain: { tokenAddress(currency: string): string | undefined };
   config: { defaultExpirySeconds: number; maxExpirySeconds: number; autoRelease: boolean };
+  /** Quotes for cross-currency payments; without it, a payment naming a quote finds none. */
+  fx?: Pick<FxService, "getQuote" | "consumeQuote">;
   now: () => number;
 }
 
@@ -160,25 +163,46 @@ export interface PaymentJson {
   createdAt: string;
   updatedAt: string;
   history?: { status: PaymentStatus; at: string; reason: string | null; txHash: string | null; blockNumber: number | null }[];
+  fx?: {
+    quoteId: string;
+    provider: { bic: string };
+    leg: "A" | "B";
+    linkedUetr: string;
+    creditorAgent: { bic: string };
+    source: { value: string; currency: string };
+    target: { value: string; currency: string };
+  };
 }
 
 export function paymentToJson(payment: Payment): PaymentJson {
-  const { amount, expiresAt, createdAt, updatedAt, history, debtorAgent, creditorAgent, ...rest } = payment;
+  const { amount, expiresAt, createdAt, updatedAt, history, debtorAgent, creditorAgent, fx, ...rest } = payment;
   // Agents as {bic}, the shape requests use (and ISO 20022's FinInstnId/BICFI).
   const json: PaymentJson = {
     ...rest,
     debtorAgent: { bic: debtorAgent },
     creditorAgent: { bic: creditorAgent },
-    amount: { value: amount.value.toString(), currency: amount.currency },
+    amount: moneyJson(amount),
     expiresAt: iso(expiresAt),
     createdAt: iso(createdAt),
     updatedAt: iso(updatedAt),
   };
   if (history) json.history = history.map((change) => ({ ...change, at: iso(change.at) }));
+  if (fx) {
+    json.fx = {
+      quoteId: fx.quoteId,
+      provider: { bic: fx.provider },
+      leg: fx.leg,
+      linkedUetr: fx.linkedUetr,
+      creditorAgent: { bic: fx.creditorAgent },
+      source: moneyJson(fx.source),
+      target: moneyJson(fx.target),
+    };
+  }
   return json;
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
+const moneyJson = (money: Money) => ({ value: money.value.toString(), currency: money.currency });
 
 // ---------------------------------------------------------------------------------------------
 // Cursors: opaque to clients, the (created_at, uetr) of the last payment of the page

@@ -27,6 +27,24 @@ export interface NewPayment {
   references?: Partial<PaymentReferences>;
   /** Seconds until the lock expires and is refunded; defaults to the relay's setting. */
   expiresInSeconds?: number;
+  /**
+   * A quote of the debtor bank's: the payment is then cross-currency, settled as a PvP pair, and
+   * `amount` must be the quote's source amount (the creditor gets the quote's target amount).
+   */
+  quoteId?: string;
+}
+
+/** A cross-currency payment's pair, as each of its two legs shows it. */
+export interface PvPView {
+  quoteId: string;
+  provider: string;
+  /** A: the debtor bank's leg to the provider; B: the provider's leg to the creditor bank. */
+  leg: "A" | "B";
+  linkedUetr: string;
+  /** The bank the payment is for (leg B's creditor). */
+  creditorAgent: string;
+  source: Money;
+  target: Money;
 }
 
 export interface PaymentReferences {
@@ -59,6 +77,8 @@ export interface Payment {
   createdAt: number;
   updatedAt: number;
   history?: StatusChange[];
+  /** Set for the legs of a cross-currency (PvP) payment. */
+  fx?: PvPView;
 }
 
 export type PaymentErrorCode =
@@ -77,7 +97,11 @@ export type PaymentErrorCode =
   | "insufficient_funds"
   | "invalid_uetr"
   | "invalid_expiry"
-  | "invalid_cursor";
+  | "invalid_cursor"
+  | "quote_not_found"
+  | "quote_expired"
+  | "quote_used"
+  | "quote_mismatch";
 
 export interface PaymentFilter {
   status?: PaymentStatus;

@@ -29,6 +29,7 @@ export function paymentRoutes(deps: { db: Kysely<Database>; transact: Transact; 
           creditor: body.creditor,
           remittanceInformation: body.remittanceInformation,
           expiresInSeconds: body.expiresInSeconds,
+          quoteId: body.quoteId,
         },
         trx,
       );
