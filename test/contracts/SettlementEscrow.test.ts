@@ -1593,6 +1593,19 @@ describe("SettlementEscrow", () => {
         await ctx.registry.suspend(ctx.bob);
         await expectSettleRevert(ctx, pvp, secret.preimage, ctx.registry, "ParticipantSuspended", ctx.bob.address);
       });
+
+      // Atomicity: leg A's transfer goes out first and succeeds; leg B's then fails, and the
+      // revert takes leg A's transfer back with it: no balance moves, both legs stay locked.
+      it("with the token's EnforcedPause when leg B's token is paused, undoing leg A's transfer", async () => {
+        const ctx = await setup();
+        const pvp = await lockPvP(ctx);
+        await ctx.jpy.pause();
+        await expectSettleRevert(ctx, pvp, await attest(ctx, pvp), ctx.jpy, "EnforcedPause");
+        expect(await ctx.escrow.paymentState(pvp.legA.uetr)).to.equal(State.Locked);
+        expect(await ctx.escrow.paymentState(pvp.legB.uetr)).to.equal(State.Locked);
+        await ctx.jpy.unpause();
+        await expectSettled(ctx, pvp, await attest(ctx, pvp));
+      });
     });
   });
 
