@@ -3,6 +3,7 @@ import type { Transaction } from "kysely";
 import type { Db } from "../db/database";
 import type { Database } from "../db/schema";
 import type { Quote } from "../fx/types";
+import { bankAccountId } from "../ledger/service";
 import { failure, success, type Result } from "../shared/result";
 import { activeParticipant, admitLeg, checkInput, duplicate, findAgents, newPayment, uetrTaken, writeLeg, type Checked } from "./intake";
 import { bicSpellings, inTransaction, sameBic, type PaymentContext } from "./store";
@@ -42,6 +43,17 @@ async function openQuote(ctx: PaymentContext, trx: Transaction<Database>, caller
   return success(quote);
 }
 
+/**
+ * PostgreSQL: both payers' accounts locked in id order before either leg is checked, so that two
+ * pairs with opposite payers (one bank's source account, the other's target account) wait for each
+ * other instead of deadlocking. Each leg's check then reads its row under a lock already held.
+ */
+async function lockPayerAccounts(ctx: PaymentContext, trx: Transaction<Database>, legs: Payment[]): Promise<void> {
+  if (ctx.dialect !== "postgres") return;
+  const ids = legs.map((leg) => bankAccountId(leg.debtorAgent, leg.amount.currency)).sort();
+  await trx.selectFrom("ledger_accounts").select("id").where("id", "in", ids).orderBy("id").forUpdate().execute();
+}
+
 async function storePair(ctx: PaymentContext, trx: Transaction<Database>, caller: Caller, input: NewPayment & { quoteId: string }, checked: Checked): Promise<Outcome<Payment>> {
   const opened = await openQuote(ctx, trx, caller, input.quoteId);
   if (!opened.ok) return opened;
@@ -68,6 +80,7 @@ async function storePair(ctx: PaymentContext, trx: Transaction<Database>, caller
   // Names are screened where they are paid: the debtor on leg A, the creditor on leg B.
   const legA: Payment = { ...base, creditor: NO_PARTY };
   const legB: Payment = { ...base, uetr: randomUUID(), debtorAgent: provider.value.bic, creditorAgent: creditor.bic, amount: quote.target, debtor: NO_PARTY };
+  await lockPayerAccounts(ctx, trx, [legA, legB]);
   const admittedA = await admitLeg(ctx, trx, legA, debtor, provider.value);
   if (!admittedA.ok) return admittedA;
   const admittedB = await admitLeg(ctx, trx, legB, provider.value, creditor);
