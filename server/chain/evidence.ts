@@ -1,3 +1,4 @@
+import { isUuidV4 } from "../shared/uuid";
 import { bytes16ToUetr, uetrToBytes16 } from "./typed-data";
 
 /**
@@ -8,13 +9,12 @@ import { bytes16ToUetr, uetrToBytes16 } from "./typed-data";
  * from an issuer outside the relay) is foreign: it names no movement.
  */
 
-const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const MOVEMENT_EVIDENCE = /^0x[0-9a-f]{32}0{32}$/;
 
 /** The evidence of a funds movement's mint or burn; throws unless `movementId` is a UUID v4. */
 export function movementEvidence(movementId: string): string {
   const id = movementId.toLowerCase();
-  if (!UUID_V4.test(id)) throw new Error(`a funds movement id is a UUID v4: ${movementId}`);
+  if (!isUuidV4(id)) throw new Error(`a funds movement id is a UUID v4: ${movementId}`);
   return `${uetrToBytes16(id)}${"0".repeat(32)}`;
 }
 
@@ -23,5 +23,5 @@ export function movementIdFromEvidence(evidence: string): string | null {
   const word = evidence.toLowerCase();
   if (!MOVEMENT_EVIDENCE.test(word)) return null;
   const id = bytes16ToUetr(word.slice(0, 34));
-  return UUID_V4.test(id) ? id : null;
+  return isUuidV4(id) ? id : null;
 }

@@ -9,6 +9,7 @@ import { bankAccountId, reserveAccountId, type LedgerService } from "../ledger/s
 import { bicSpellings, inTransaction, sameBic } from "../payments/store";
 import type { Caller, Money } from "../payments/types";
 import { failure, success, type Result } from "../shared/result";
+import { isUuidV4 } from "../shared/uuid";
 
 /**
  * Funds-in and funds-out: tokens are minted only against reserve evidence and burned on redemption.
@@ -70,8 +71,6 @@ export interface FundsServiceDeps {
   autoApprove: boolean;
   now?: () => number;
 }
-
-const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 export function createFundsService(deps: FundsServiceDeps): FundsService {
   const { db, ledger } = deps;
@@ -164,8 +163,8 @@ export function createFundsService(deps: FundsServiceDeps): FundsService {
       const participant = isReserveCredit && entry.counterparty_bic ? await findParticipant(trx, entry.counterparty_bic) : undefined;
       if (!participant) return;
       const uetr = entry.uetr ?? "";
-      const taken = UUID_V4.test(uetr) && (await load(trx, uetr)) !== undefined;
-      const id = UUID_V4.test(uetr) && !taken ? uetr : randomUUID();
+      const taken = isUuidV4(uetr) && (await load(trx, uetr)) !== undefined;
+      const id = isUuidV4(uetr) && !taken ? uetr : randomUUID();
       const at = now();
       const row: Insertable<FundsMovementsTable> = {
         id,

@@ -86,7 +86,7 @@ export function createApp(deps: AppDeps): Express {
   v1.use("/payments", paymentInterchangeRoutes(interchange));
   v1.use("/payments", paymentRoutes({ db: deps.db, transact: deps.transact, payments: deps.payments }));
   v1.use("/statements", statementRoutes({ db: deps.db, transact: deps.transact, statements: deps.statements }));
-  v1.use("/funds", fundsRoutes({ db: deps.db, funds: deps.funds }));
+  v1.use("/funds", fundsRoutes({ db: deps.db, transact: deps.transact, funds: deps.funds }));
   v1.use(fxRoutes({ db: deps.db, fx: deps.fx }));
   v1.use("/accounts", accountRoutes({ db: deps.db, ledger: deps.ledger, participants: deps.participants, chainBalance: deps.chainBalance }));
   v1.use("/participants", participantRoutes({ db: deps.db, participants: deps.participants }));

@@ -1,5 +1,6 @@
 import { extendZodWithOpenApi } from "@asteasolutions/zod-to-openapi";
 import { z } from "zod";
+import { UUID_V4 } from "../shared/uuid";
 
 extendZodWithOpenApi(z);
 
@@ -15,7 +16,7 @@ export const Currency = z.string().regex(/^[A-Z]{3}$/, "an ISO 4217 code").opena
 
 export const Uuid = z
   .string()
-  .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, "a lower-case UUID v4")
+  .regex(UUID_V4, "a lower-case UUID v4")
   .openapi({ example: "eb6305c9-1f7f-49de-aed0-16487c27b42d" });
 
 /** Minor units as a decimal digit string, 1 to 2^128 - 1: never a JSON number, never a fraction. */

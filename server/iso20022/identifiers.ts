@@ -1,7 +1,5 @@
 /** ISO 9362 (BICFIDec2014Identifier): institution, country, location, optional branch. */
 const BIC_SHAPE = /^[A-Z0-9]{4}[A-Z]{2}[A-Z0-9]{2}(?:[A-Z0-9]{3})?$/;
-/** Lower case only, as the ISO 20022 UUIDv4Identifier pattern (and SWIFT gpi) require. */
-const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const IBAN_SHAPE = /^([A-Z]{2})[0-9]{2}[A-Z0-9]{1,30}$/;
 
 /** IBAN length per country, from the SWIFT IBAN registry. */
@@ -28,10 +26,7 @@ export function isValidIban(iban: string): boolean {
   return mod97(iban.slice(4) + iban.slice(0, 4)) === 1;
 }
 
-/** True for a lower-case UUID version 4 (RFC 4122 variant), the shape of a UETR. */
-export function isUuidV4(text: string): boolean {
-  return UUID_V4.test(text);
-}
+export { isUuidV4 } from "../shared/uuid";
 
 /** Letters count as 10..35; digits are folded in one at a time so no big integers are needed. */
 function mod97(alphanumeric: string): number {

@@ -8,6 +8,7 @@ import { failure, success, type Failure, type Result } from "../shared/result";
 import { enqueueLock, lockPayload } from "./intents";
 import { recordStatus } from "./lifecycle";
 import { bicSpellings, inTransaction, readUnlockedTotal, sameBic, writeUnlockedTotal, type PaymentContext } from "./store";
+import { isUuidV4 } from "../shared/uuid";
 import type { Caller, NewPayment, Payment, PaymentErrorCode } from "./types";
 
 /**
@@ -17,7 +18,6 @@ import type { Caller, NewPayment, Payment, PaymentErrorCode } from "./types";
  * its available balance (the risk screen and the funds check read, then this transaction writes).
  */
 
-const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 /** The escrow takes amounts of 1 to 2^128 − 1. */
 const MAX_AMOUNT = 2n ** 128n - 1n;
 
@@ -57,7 +57,7 @@ export function checkInput(ctx: PaymentContext, caller: Caller, input: NewPaymen
     return failure("invalid_expiry", `the expiry must be 1 to ${ctx.config.maxExpirySeconds} seconds`, { expiresInSeconds: expirySeconds });
   }
   const uetr = (input.uetr ?? randomUUID()).toLowerCase();
-  if (!UUID_V4.test(uetr)) return failure("invalid_uetr", "the UETR must be a UUID v4", { uetr: input.uetr });
+  if (!isUuidV4(uetr)) return failure("invalid_uetr", "the UETR must be a UUID v4", { uetr: input.uetr });
   return success({ uetr, callerUetr: input.uetr !== undefined, expirySeconds });
 }
 

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
-import type { Insertable, Kysely } from "kysely";
+import type { Insertable, Kysely, Selectable } from "kysely";
 import type { Db } from "../db/database";
-import type { Database, StatementEntriesTable } from "../db/schema";
+import type { Database, StatementEntriesTable, StatementsTable } from "../db/schema";
 import type { AccountStatement, CamtMessage, StatementEntry } from "../iso20022/camt";
 import { failure, success, type Failure, type Result } from "../shared/result";
 
@@ -34,6 +34,10 @@ export type EntryHandler = (db: Db, entry: Insertable<StatementEntriesTable>) =>
 
 export interface StatementService {
   import(db: Db, message: CamtMessage, importedBy: string): Promise<Result<ImportedStatement[], StatementErrorCode>>;
+  /** Newest import first. */
+  list(filter: { accountId?: string; limit: number }): Promise<Selectable<StatementsTable>[]>;
+  /** A statement with its entries in order. */
+  get(id: string): Promise<{ statement: Selectable<StatementsTable>; entries: Selectable<StatementEntriesTable>[] } | undefined>;
 }
 
 export function createStatementService(deps: { db: Kysely<Database>; onNewEntry?: EntryHandler; now?: () => number }): StatementService {
@@ -104,6 +108,19 @@ export function createStatementService(deps: { db: Kysely<Database>; onNewEntry?
         if (error instanceof RolledBack) return error.failure;
         throw error;
       }
+    },
+
+    async list(filter) {
+      let query = deps.db.selectFrom("statements").selectAll().orderBy("imported_at", "desc").orderBy("id").limit(filter.limit);
+      if (filter.accountId) query = query.where("account_id", "=", filter.accountId);
+      return query.execute();
+    },
+
+    async get(id) {
+      const statement = await deps.db.selectFrom("statements").selectAll().where("id", "=", id).executeTakeFirst();
+      if (!statement) return undefined;
+      const entries = await deps.db.selectFrom("statement_entries").selectAll().where("statement_id", "=", id).orderBy("id").execute();
+      return { statement, entries };
     },
   };
 }

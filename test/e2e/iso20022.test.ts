@@ -70,6 +70,10 @@ describe("ISO 20022 through the API: pacs.008 in, pacs.002 and pacs.004 out, sta
     expect(again.body.statements.every((s: { created: boolean }) => !s.created)).to.equal(true);
     const entries = await world.relay.database.db.selectFrom("statement_entries").select("id").execute();
     expect(entries).to.have.length(2);
+    const listed = await world.api("GET", "/v1/statements", { key: treasury });
+    expect(listed.body.statements.map((s: { id: string }) => s.id)).to.deep.equal([imported.body.statements[0].id]);
+    const shown = await world.api("GET", `/v1/statements/${imported.body.statements[0].id}`, { key: treasury });
+    expect(shown.body.entries.map((e: { isCharge: boolean; amount: { value: string } }) => [e.amount.value, e.isCharge])).to.deep.equal([["245000", false], ["1000", true]]);
 
     const run = await world.api("POST", "/v1/reconciliation/runs", {
       key: treasury,

@@ -1,6 +1,7 @@
 import { Router } from "express";
 import type { Kysely } from "kysely";
 import { z } from "zod";
+import type { Transact } from "../../db/batcher";
 import type { Database } from "../../db/schema";
 import type { FundsMovement, FundsService } from "../../funds/service";
 import { sameBic } from "../../payments/store";
@@ -26,8 +27,8 @@ export function movementToJson(m: FundsMovement) {
  * Funds movements: reserve credits awaiting treasury approval before their mint (funds-in), and
  * redemptions that burn a bank's tokens (funds-out, asked by the bank or by treasury for it).
  */
-export function fundsRoutes(deps: { db: Kysely<Database>; funds: FundsService }): Router {
-  const { db, funds } = deps;
+export function fundsRoutes(deps: { db: Kysely<Database>; transact: Transact; funds: FundsService }): Router {
+  const { db, transact, funds } = deps;
   const router = Router();
 
   router.get("/", requireRole("treasury", "admin"), async (req, res) => {
@@ -62,7 +63,7 @@ export function fundsRoutes(deps: { db: Kysely<Database>; funds: FundsService })
       const requested = await funds.requestFundsOut(caller, { bic: body.bic, amount: { value: BigInt(body.amount.value), currency: body.amount.currency } }, trx);
       if (!requested.ok) return refusal(requested);
       return { status: 201, body: movementToJson(requested.value) };
-    }, { atomic: true, transact: (work) => db.transaction().execute(work) });
+    }, { atomic: true, transact });
     res.status(outcome.status).json(outcome.body);
   });
 

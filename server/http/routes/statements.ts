@@ -39,17 +39,14 @@ export function statementRoutes(deps: { db: Kysely<Database>; transact: Transact
 
   router.get("/", async (req, res) => {
     const query = parse(ListStatementsQuery, req.query, "query");
-    let select = db.selectFrom("statements").selectAll().orderBy("imported_at", "desc").orderBy("id").limit(query.limit);
-    if (query.accountId) select = select.where("account_id", "=", query.accountId);
-    res.json({ statements: (await select.execute()).map(statementToJson) });
+    res.json({ statements: (await statements.list(query)).map(statementToJson) });
   });
 
   router.get("/:id", async (req, res) => {
     const { id } = parse(StatementParams, req.params, "path");
-    const row = await db.selectFrom("statements").selectAll().where("id", "=", id).executeTakeFirst();
-    if (!row) throw new ApiError(404, "statement_not_found", `no statement ${id}`, { id });
-    const entries = await db.selectFrom("statement_entries").selectAll().where("statement_id", "=", id).orderBy("id").execute();
-    res.json({ ...statementToJson(row), entries: entries.map(entryToJson) });
+    const found = await statements.get(id);
+    if (!found) throw new ApiError(404, "statement_not_found", `no statement ${id}`, { id });
+    res.json({ ...statementToJson(found.statement), entries: found.entries.map(entryToJson) });
   });
 
   return router;
