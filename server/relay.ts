@@ -14,10 +14,10 @@ import { openDatabase, type DatabaseHandle } from "./db/database";
 import { createApp } from "./http/app";
 import { reconciliationRoutes } from "./http/routes/reconciliation";
 import { webhookRoutes } from "./http/routes/webhooks";
-import { createDomainServices, type DomainServices } from "./services";
+import { createDomainServices, type DomainServices, type WindowApprover } from "./services";
 import { createWebhookService, type WebhookService } from "./webhooks/service";
 
-/** Everything one relay process runs: API, chain submitter and indexer, webhook worker, expiry sweep. */
+/** Everything one relay process runs: API, chain submitter and indexer, webhook worker, expiry sweep, window driver. */
 export interface Relay extends Readonly<DomainServices> {
   readonly url: string;
   readonly database: DatabaseHandle;
@@ -31,7 +31,9 @@ export interface RelayOptions {
   deployment: DeploymentRecord;
   logger?: Logger;
   /** Poll intervals in ms; tests shorten them. */
-  intervals?: { submitter?: number; indexer?: number; webhooks?: number; expiry?: number };
+  intervals?: { submitter?: number; indexer?: number; webhooks?: number; expiry?: number; windows?: number };
+  /** Bank keys whose settlement-window approvals the relay signs itself: the demo's banks, never real ones. */
+  windowApprovers?: readonly WindowApprover[];
   rateLimitPerMinute?: number;
   /** The relay's clock (expiries, retries, leases); tests that move chain time move it too. */
   now?: () => number;
@@ -42,7 +44,7 @@ export async function startRelay(config: RelayConfig, options: RelayOptions): Pr
   if (!config.OPERATOR_PRIVATE_KEY) throw new Error("OPERATOR_PRIVATE_KEY is required: the relay signs locks, releases and refunds with it");
   const { deployment } = options;
   // An idle submitter run reads only the database; an idle indexer run makes two JSON-RPC calls.
-  const intervals = { submitter: 100, indexer: 250, webhooks: 500, expiry: 5_000, ...options.intervals };
+  const intervals = { submitter: 100, indexer: 250, webhooks: 500, expiry: 5_000, windows: 1_000, ...options.intervals };
   const workerId = `relay-${process.pid}-${randomUUID().slice(0, 8)}`;
 
   const database = await openDatabase(config.DATABASE_URL);
@@ -59,9 +61,9 @@ export async function startRelay(config: RelayConfig, options: RelayOptions): Pr
   });
   const signer = new Wallet(config.OPERATOR_PRIVATE_KEY, provider);
   const contracts = connectCorridor(deployment, provider);
-  const services = createDomainServices({ config, deployment, database, provider, now: options.now });
-  const { ledger, auth, participants, payments, funds, statements, interchange, reconciliation, fx } = services;
   const chainLogger = logger.child({ component: "chain" });
+  const services = createDomainServices({ config, deployment, database, provider, now: options.now, approvers: options.windowApprovers, logger: chainLogger });
+  const { ledger, auth, participants, payments, funds, statements, interchange, reconciliation, fx, windows } = services;
   const webhooks = createWebhookService({
     db,
     dialect,
@@ -79,6 +81,7 @@ export async function startRelay(config: RelayConfig, options: RelayOptions): Pr
     escrowAddress: deployment.contracts.SettlementEscrow,
     payments,
     funds,
+    windows,
     workerId,
     leaseMs: 30_000,
     batchSize: 100,
@@ -99,6 +102,8 @@ export async function startRelay(config: RelayConfig, options: RelayOptions): Pr
     payments,
     funds,
     tokenAddresses: Object.values(deployment.contracts.tokens),
+    nettingAddress: deployment.contracts.NettingSettlement,
+    windows,
     batchBlocks: 500,
     logger: chainLogger,
   });
@@ -115,6 +120,7 @@ export async function startRelay(config: RelayConfig, options: RelayOptions): Pr
     statements,
     funds,
     fx,
+    windows,
     xmlBodyLimit: `${config.ISO_BODY_LIMIT_BYTES}b`,
     chainBalance: async (address, currency) => {
       const token = contracts.tokens[currency];
@@ -142,6 +148,7 @@ export async function startRelay(config: RelayConfig, options: RelayOptions): Pr
   submitter.start(intervals.submitter);
   indexer.start(intervals.indexer);
   webhooks.start(intervals.webhooks);
+  windows.start(intervals.windows);
   const expirySweep = setInterval(() => {
     payments.refundExpired(options.now?.()).catch((error) => logger.warn({ err: error }, "expiry sweep failed"));
   }, intervals.expiry);
@@ -159,7 +166,7 @@ export async function startRelay(config: RelayConfig, options: RelayOptions): Pr
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections(); // keep-alive clients would otherwise hold close() open
       await closed;
-      await Promise.all([submitter.stop(), indexer.stop(), webhooks.stop()]);
+      await Promise.all([submitter.stop(), indexer.stop(), webhooks.stop(), windows.stop()]);
       provider.destroy();
       await database.close();
       logger.info("relay stopped");

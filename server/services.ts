@@ -1,4 +1,4 @@
-import type { Provider } from "ethers";
+import type { Provider, Signer } from "ethers";
 import type { DeploymentRecord } from "../scripts/lib/deploy";
 import { createAuthService, type AuthService } from "./auth/service";
 import { connectCorridor } from "./chain/contracts";
@@ -15,6 +15,10 @@ import { createReconciliationService, type ReconciliationService } from "./recon
 import { createRiskService, currencyLimits } from "./risk/service";
 import { createSanctionsList, loadSanctionsList } from "./risk/sanctions";
 import { createStatementService, type StatementService } from "./statements/service";
+import { createWindowService } from "./settlement/service";
+import type { ChainRoom } from "./settlement/context";
+import type { WindowService } from "./settlement/types";
+import type { ChainLogger } from "./chain/contracts";
 
 /** The domain services over one database and chain: what the relay serves and the CLI administers. */
 export interface DomainServices {
@@ -27,7 +31,11 @@ export interface DomainServices {
   interchange: InterchangeService;
   reconciliation: ReconciliationService;
   fx: FxService;
+  windows: WindowService;
 }
+
+/** A bank key the relay approves settlement windows with (the demo's banks only). */
+export type WindowApprover = Signer & { address: string };
 
 export function createDomainServices(deps: {
   config: RelayConfig;
@@ -35,6 +43,8 @@ export function createDomainServices(deps: {
   database: DatabaseHandle;
   provider: Provider;
   now?: () => number;
+  approvers?: readonly WindowApprover[];
+  logger?: ChainLogger;
 }): DomainServices {
   const { config, deployment, now } = deps;
   const { db, dialect } = deps.database;
@@ -51,7 +61,40 @@ export function createDomainServices(deps: {
     limits: currencyLimits({ singlePayment: config.RISK_SINGLE_PAYMENT_CAP, dailyVolume: config.RISK_DAILY_VOLUME_CAP }),
   });
   const fx = createFxService({ db, hasToken: (currency) => tokenAddress(currency) !== undefined, quoteTtlMs: config.QUOTE_TTL_SECONDS * 1_000, now });
-  const payments = createPaymentService({
+  const nettingAddress = deployment.contracts.NettingSettlement;
+  // Windows and payments need each other: windows settle payments, net payments join windows.
+  let payments: PaymentService | undefined;
+  const paymentsOf = () => payments!;
+  const windows = createWindowService({
+    db,
+    dialect,
+    chain: {
+      chainId: BigInt(deployment.chainId),
+      nettingAddress,
+      tokenAddress,
+      async roomOf(token, banks) {
+        const contract = Object.values(contracts.tokens).find((t) => String(t.target).toLowerCase() === token.toLowerCase());
+        if (!contract) throw new Error(`no deposit token at ${token}`);
+        const rooms = await Promise.all(
+          banks.map(async (bank): Promise<[string, ChainRoom]> => {
+            const [limits, balance, allowance] = await Promise.all([contracts.registry.limitsOf(bank, token), contract.balanceOf(bank), contract.allowance(bank, nettingAddress)]);
+            return [bank.toLowerCase(), { netDebitCap: limits.netDebitCap, balance, allowance }];
+          }),
+        );
+        return new Map(rooms);
+      },
+    },
+    payments: {
+      requeueNet: (...args) => paymentsOf().requeueNet(...args),
+      settleNet: (...args) => paymentsOf().settleNet(...args),
+      unsettleNet: (...args) => paymentsOf().unsettleNet(...args),
+    },
+    config: { intervalMs: config.WINDOW_INTERVAL_SECONDS * 1_000, approvalMs: config.WINDOW_APPROVAL_SECONDS * 1_000 },
+    approvers: new Map((deps.approvers ?? []).map((signer) => [signer.address.toLowerCase(), signer])),
+    now: now ?? Date.now,
+    logger: deps.logger,
+  });
+  payments = createPaymentService({
     db,
     dialect,
     ledger,
@@ -59,6 +102,7 @@ export function createDomainServices(deps: {
     chain: { tokenAddress },
     config: { defaultExpirySeconds: 3600, maxExpirySeconds: 30 * 24 * 3600, autoRelease: config.AUTO_RELEASE },
     fx,
+    windows,
     now,
   });
   const funds = createFundsService({
@@ -92,5 +136,6 @@ export function createDomainServices(deps: {
     interchange: createInterchangeService({ db, payments, now }),
     reconciliation,
     fx,
+    windows,
   };
 }

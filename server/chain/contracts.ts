@@ -32,6 +32,7 @@ export function connectCorridor(record: DeploymentRecord, runner: ContractRunner
 
 export const escrowInterface: Interface = SettlementEscrow__factory.createInterface();
 export const depositTokenInterface: Interface = DepositToken__factory.createInterface();
+export const nettingInterface: Interface = NettingSettlement__factory.createInterface();
 
 // A lock can revert in the escrow, in the registry it consults or in the token it pulls from, so
 // revert data is matched against all of them (Error(string) and Panic(uint256) are built in).
@@ -39,7 +40,7 @@ const errorInterfaces: readonly Interface[] = [
   escrowInterface,
   ParticipantRegistry__factory.createInterface(),
   depositTokenInterface,
-  NettingSettlement__factory.createInterface(),
+  nettingInterface,
 ];
 
 /** A contract revert: the custom error's name and arguments when it is known, else the raw data. */

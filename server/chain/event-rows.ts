@@ -1,25 +1,28 @@
 import { getAddress, type EventFragment, type Log } from "ethers";
 import type { Db } from "../db/database";
 import type { ChainEventsTable } from "../db/schema";
-import { depositTokenInterface, escrowInterface } from "./contracts";
+import { depositTokenInterface, escrowInterface, nettingInterface } from "./contracts";
+import { windowIdFromChain } from "../settlement/window-store";
 import { movementIdFromEvidence } from "./evidence";
 import type { FundsObservation } from "./funds-hooks";
 import { bytes16ToUetr } from "./typed-data";
 
 /**
  * The events the indexer follows, as `chain_events` rows: the escrow's Locked, Released and
- * Refunded (uetr: the payment's UETR) and every deposit token's Minted and Burned (uetr: the funds
- * movement named by the evidence, null for foreign evidence). Besides the decoded arguments (JSON),
+ * Refunded (uetr: the payment's UETR), every deposit token's Minted and Burned (uetr: the funds
+ * movement named by the evidence, null for foreign evidence) and NettingSettlement's WindowSettled
+ * (uetr: the settlement window's id). Besides the decoded arguments (JSON),
  * a row keeps the block's time and, where known, the amount in minor units and the token's address,
  * so that reconciliation reads columns. Addresses are checksummed (EIP-55), in the columns and in
  * the JSON alike; compare them case-insensitively.
  */
 
-export type EventName = "Locked" | "Released" | "Refunded" | "Minted" | "Burned";
+export type EventName = "Locked" | "Released" | "Refunded" | "Minted" | "Burned" | "WindowSettled";
 
 const EVENT_FRAGMENTS: readonly EventFragment[] = [
   ...(["Locked", "Released", "Refunded"] as const).map((name) => escrowInterface.getEvent(name)!),
   ...(["Minted", "Burned"] as const).map((name) => depositTokenInterface.getEvent(name)!),
+  nettingInterface.getEvent("WindowSettled")!,
 ];
 /** Every followed event's topic, for one eth_getLogs over the escrow and the tokens. */
 export const EVENT_TOPICS: readonly string[] = EVENT_FRAGMENTS.map((fragment) => fragment.topicHash);
@@ -47,6 +50,7 @@ export function toEventRow(log: Log, blockTimeMs: number): ChainEventsTable {
 }
 
 function keyAndAmount(name: EventName, args: Record<string, string>, emitter: string): Pick<ChainEventsTable, "uetr" | "amount" | "token"> {
+  if (name === "WindowSettled") return { uetr: windowIdFromChain(args.windowId), amount: null, token: null };
   if (name === "Minted" || name === "Burned") {
     return { uetr: movementIdFromEvidence(args.evidence), amount: args.amount, token: getAddress(emitter) };
   }

@@ -6,11 +6,13 @@ import type { ChainObservation, PaymentService } from "../payments/types";
 import { createPoller, silentLogger, type ChainLogger } from "./contracts";
 import { EVENT_TOPICS, fundsObservation, toEventRow, withLockAmount, type EventName } from "./event-rows";
 import { ignoredFundsHooks, type FundsChainHooks } from "./funds-hooks";
+import type { WindowService } from "../settlement/types";
 
 /**
  * The indexer follows the escrow's Locked, Released and Refunded events and applies each to the
  * payments exactly once, and the deposit tokens' Minted and Burned events, applied to the funds
- * movements their evidence names (funds-hooks.ts) exactly once. Rows: event-rows.ts.
+ * movements their evidence names (funds-hooks.ts) exactly once, and NettingSettlement's
+ * WindowSettled, applied to its settlement window exactly once. Rows: event-rows.ts.
  *
  * - Confirmation depth: only blocks up to `latest - confirmations` are read.
  * - Checkpoint: the processed blocks' headers in `indexer_blocks`; the highest row is the tip.
@@ -53,6 +55,9 @@ export interface ChainIndexerDeps {
   fromBlock: number;
   confirmations: number;
   payments: ChainEventHooks;
+  /** NettingSettlement, whose WindowSettled events settle windows; default: not followed. */
+  nettingAddress?: string;
+  windows?: Pick<WindowService, "onWindowSettled" | "unapplyWindowSettled">;
   /** Told of the funds movements' mints and burns; default: no one (the events are still stored). */
   funds?: FundsChainHooks;
   /** Most blocks read (one eth_getLogs) and applied per database transaction. */
@@ -104,7 +109,7 @@ export function createChainIndexer(deps: ChainIndexerDeps): ChainIndexer {
   const batchBlocks = Math.max(1, deps.batchBlocks);
   const retainBlocks = Math.max(deps.retainBlocks ?? 512, confirmations + 1);
   // Each address emits only its own kind of the followed events, so one request serves all.
-  const addresses = [deps.escrowAddress, ...(deps.tokenAddresses ?? [])];
+  const addresses = [deps.escrowAddress, ...(deps.tokenAddresses ?? []), ...(deps.nettingAddress ? [deps.nettingAddress] : [])];
 
   async function rpc<T>(method: string, call: () => Promise<T>): Promise<T> {
     try {
@@ -263,6 +268,13 @@ export function createChainIndexer(deps: ChainIndexerDeps): ChainIndexer {
 
   async function dispatch(trx: Db, event: ChainEventsTable, mode: "apply" | "unapply"): Promise<void> {
     const name = event.name as EventName;
+    if (name === "WindowSettled") {
+      if (!deps.windows) return;
+      const args = JSON.parse(event.args) as { paymentsRoot: string };
+      const observation = { windowId: event.uetr!, paymentsRoot: args.paymentsRoot, txHash: event.tx_hash, blockNumber: Number(event.block_number) };
+      await (mode === "apply" ? deps.windows.onWindowSettled(trx, observation) : deps.windows.unapplyWindowSettled(trx, observation));
+      return;
+    }
     if (name === "Minted" || name === "Burned") {
       if (event.uetr === null) return; // foreign evidence: the supply moved for no movement of the relay's
       const fundsHooks = {

@@ -29,6 +29,8 @@ export interface IntentActions {
   fail(intent: Intent, reason: string): Promise<void>;
   /** Signs one transaction for `intents` with the next nonce and stores it with them; its broadcast follows. */
   submit(intents: Intent[], call: PreparedCall): Promise<void>;
+  /** A read-only eth_call; resolves to the returned data. */
+  call(to: string, data: string): Promise<string>;
   /** The signer's EIP-712 PvPRelease signature over both legs, settlePvP's authorization. */
   attestPvP(legA: LockTerms, legB: LockTerms): Promise<string>;
 }

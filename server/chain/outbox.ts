@@ -46,13 +46,28 @@ export interface IssuanceIntentPayload {
   evidence: string;
 }
 
+/**
+ * A settlement window's `NettingSettlement.settleWindow` call (the intent's uetr is the window id):
+ * the round's root, positions (amounts as decimal strings, negative for payers) and approvals.
+ */
+export interface SettleWindowIntentPayload {
+  /** The NettingSettlement contract. */
+  contract: string;
+  windowId: string;
+  paymentsRoot: string;
+  positions: { bank: string; token: string; amount: string }[];
+  approvals: string[];
+}
+
 export type IntentPayload<K extends ChainIntentKind> = K extends "lock"
   ? LockIntentPayload
   : K extends "mint" | "burn"
     ? IssuanceIntentPayload
     : K extends "pvp"
       ? PvPIntentPayload
-      : TermsIntentPayload;
+      : K extends "settle_window"
+        ? SettleWindowIntentPayload
+        : TermsIntentPayload;
 
 /**
  * Writes an intent in the caller's transaction. `uetr` is the payment's UETR, or for a mint or burn

@@ -12,11 +12,14 @@ import { sendIssuanceIntents } from "./issuance-senders";
 import { bumpFees, createNonceManager, type Fees, type NonceOutcome, type TxAttempt } from "./nonce-manager";
 import { createCallPreflight, type PreparedCall } from "./preflight";
 import { sendPvPIntents } from "./pvp-senders";
+import { sendWindowSettlements } from "./window-senders";
+import type { WindowService } from "../settlement/types";
 import { escrowDomain, hashLockTerms, PVP_RELEASE_TYPES, type LockTerms } from "./typed-data";
 
 /**
  * The submitter drains the chain_intents outbox: payments' locks, releases, refunds and PvP
- * settlements on the escrow, and funds movements' mints and burns on the deposit tokens. Intents are claimed by lease
+ * settlements on the escrow, funds movements' mints and burns on the deposit tokens, and
+ * settlement windows on NettingSettlement. Intents are claimed by lease
  * (intent-leases.ts), so any number of relay processes can share the outbox.
  *
  * Crash safety: a transaction is signed locally and stored, with its intents marked sent and the
@@ -35,6 +38,8 @@ export interface ChainSubmitterDeps {
   payments: Pick<PaymentService, "markSubmitted" | "markRejected">;
   /** Told when a mint or burn fails for good; default: no one. */
   funds?: Pick<FundsChainHooks, "onChainFailed">;
+  /** Told when a window's settlement is refused for good; default: no one. */
+  windows?: Pick<WindowService, "onSettleFailed">;
   /** Unique per process; it prefixes lease tokens so that leases can be traced to their holder. */
   workerId: string;
   leaseMs: number;
@@ -91,6 +96,7 @@ const MAX_BATCH = 100;
 export function createChainSubmitter(deps: ChainSubmitterDeps): ChainSubmitter {
   const { db, provider, signer, payments } = deps;
   const funds = deps.funds ?? ignoredFundsHooks;
+  const windows = deps.windows ?? { onSettleFailed: async () => undefined };
   const now = deps.now ?? Date.now;
   const logger = deps.logger ?? silentLogger;
   const batchSize = Math.max(1, Math.min(deps.batchSize, MAX_BATCH));
@@ -125,6 +131,7 @@ export function createChainSubmitter(deps: ChainSubmitterDeps): ChainSubmitter {
     return db.transaction().execute(async (trx) => {
       if (intent.kind === "lock") await payments.markRejected(trx, intent.uetr, reason);
       if (intent.kind === "mint" || intent.kind === "burn") await funds.onChainFailed(trx, intent.uetr, intent.kind, reason);
+      if (intent.kind === "settle_window") await windows.onSettleFailed(trx, intent.uetr, reason);
       await settle(trx, [intent], token, { status: "failed", attempts: intent.attempts + 1, last_error: reason });
     });
   }
@@ -143,6 +150,7 @@ export function createChainSubmitter(deps: ChainSubmitterDeps): ChainSubmitter {
       retryOrGiveUp: (intent, reason) => retryOrGiveUp(intent, token, reason),
       fail: (intent, reason) => fail(intent, token, reason),
       submit: async (intents, call) => void broadcast(await signAndStore(intents, call, token, await fees)),
+      call: (to, data) => provider.call({ to, data }),
       attestPvP,
     };
   }
@@ -278,10 +286,12 @@ export function createChainSubmitter(deps: ChainSubmitterDeps): ChainSubmitter {
       const terms = pending.filter((i) => i.kind === "release" || i.kind === "refund");
       const issuances = pending.filter((i) => i.kind === "mint" || i.kind === "burn");
       const pairs = pending.filter((i) => i.kind === "pvp");
+      const windowSettlements = pending.filter((i) => i.kind === "settle_window");
       await guarded(locks, () => sendLocks(actions, locks));
       await guarded(terms, () => sendTermsIntents(actions, terms));
       await guarded(pairs, () => sendPvPIntents(actions, pairs));
       await guarded(issuances, () => sendIssuanceIntents(actions, issuances));
+      await guarded(windowSettlements, () => sendWindowSettlements(actions, windowSettlements));
     }
 
     if (errors.length > 0) throw new SubmitterRunError(errors);

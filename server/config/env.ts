@@ -60,6 +60,10 @@ const EnvSchema = z.object({
   /** How long a settled payment may wait for its statement entry before it is a break. */
   RECON_GRACE_SECONDS: z.coerce.number().int().min(0).max(30 * 24 * 3600).default(86_400),
   /** How long an FX quote holds its rate. */
+  /** How long a settlement window stays open before it closes on schedule (treasury may close it sooner). */
+  WINDOW_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(7 * 24 * 3600).default(300),
+  /** How long debtor banks have to approve a closed window before the missing ones are excluded. */
+  WINDOW_APPROVAL_SECONDS: z.coerce.number().int().min(1).max(24 * 3600).default(120),
   QUOTE_TTL_SECONDS: z.coerce.number().int().min(1).max(3_600).default(60),
   ISO_BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),

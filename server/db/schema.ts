@@ -1,3 +1,4 @@
+import type { Generated } from "kysely";
 /**
  * The relay's tables, one interface per table. Amounts are decimal digit strings of minor units
  * (converted to bigint in code, never summed in SQL); times are epoch milliseconds. Ids are chosen
@@ -5,11 +6,13 @@
  */
 export type ParticipantStatus = "active" | "suspended";
 export type ApiKeyRole = "bank" | "treasury" | "admin";
-export type PaymentStatus = "RECEIVED" | "SUBMITTED" | "LOCKED" | "SETTLED" | "CANCELLED" | "REFUNDED" | "REJECTED";
-export type LedgerAccountKind = "bank" | "reserve" | "fee";
+/** QUEUED: a net payment waiting in its settlement window (gross payments are never QUEUED). */
+export type PaymentStatus = "RECEIVED" | "QUEUED" | "SUBMITTED" | "LOCKED" | "SETTLED" | "CANCELLED" | "REFUNDED" | "REJECTED";
+/** netting: a bank's obligations in settlement windows (may go negative; zero after each settled window). */
+export type LedgerAccountKind = "bank" | "reserve" | "fee" | "netting";
 export type LedgerTransferKind = "posted" | "pending" | "post_pending" | "void_pending";
 /** `pvp`: settlePvP of a linked pair, keyed on leg A's UETR. */
-export type ChainIntentKind = "lock" | "release" | "refund" | "mint" | "burn" | "pvp";
+export type ChainIntentKind = "lock" | "release" | "refund" | "mint" | "burn" | "pvp" | "settle_window";
 export type ChainIntentStatus = "pending" | "sent" | "done" | "failed";
 export type WebhookDeliveryStatus = "pending" | "delivered" | "dead";
 export type StatementKind = "camt.053" | "camt.054";
@@ -63,6 +66,59 @@ export interface PaymentsTable {
   status_reason: string | null;
   created_at: number;
   updated_at: number;
+  settlement: Generated<PaymentSettlement>;
+  priority: Generated<PaymentPriority>;
+  /** A net payment's current window (it moves to the next when deferred or when its window fails). */
+  window_id: string | null;
+}
+
+export type PaymentSettlement = "gross" | "net";
+export type PaymentPriority = "high" | "normal";
+export type WindowState = "OPEN" | "CLOSING" | "AWAITING_APPROVALS" | "SETTLING" | "SETTLED" | "FAILED";
+
+export interface SettlementWindowsTable {
+  id: string;
+  currency: string;
+  sequence: number;
+  state: WindowState;
+  /** 0 at close; each recomputation after banks were excluded for not approving adds one. */
+  round: number;
+  opened_at: number;
+  closes_at: number;
+  closed_at: number | null;
+  approval_deadline: number | null;
+  /** JSON array of the BICs excluded for not approving in time. */
+  excluded_bics: string;
+  payments_root: string | null;
+  /** JSON: the round's net positions, [{bic, bank, token, amount}], in the contract's order. */
+  positions: string | null;
+  /** JSON: payments that wait for the next window, [{uetr, reason}]. */
+  deferred: string | null;
+  payment_count: number;
+  gross_total: string;
+  tx_hash: string | null;
+  block_number: number | null;
+  settled_at: number | null;
+  failure_reason: string | null;
+  updated_at: number;
+}
+
+export interface WindowPaymentsTable {
+  window_id: string;
+  uetr: string;
+  leaf_index: number;
+  leaf_hash: string;
+  debtor: string;
+  creditor: string;
+  token: string;
+}
+
+export interface WindowApprovalsTable {
+  window_id: string;
+  round: number;
+  bic: string;
+  signature: string;
+  created_at: number;
 }
 
 export interface PaymentStatusHistoryTable {
@@ -393,4 +449,7 @@ export interface Database {
   fx_rates: FxRatesTable;
   fx_quotes: FxQuotesTable;
   pvp_links: PvpLinksTable;
+  settlement_windows: SettlementWindowsTable;
+  window_payments: WindowPaymentsTable;
+  window_approvals: WindowApprovalsTable;
 }

@@ -14,6 +14,7 @@ import type { FundsService } from "../funds/service";
 import type { FxService } from "../fx/service";
 import type { InterchangeService } from "../interchange/service";
 import type { StatementService } from "../statements/service";
+import type { WindowService } from "../settlement/types";
 import { ApiError, errorHandler, notFoundHandler, sendError } from "./errors";
 import { authenticate, requireBodyType, XML_MEDIA_TYPES } from "./middleware";
 import { buildOpenApiDocument } from "./openapi";
@@ -24,6 +25,7 @@ import { fxRoutes } from "./routes/fx";
 import { iso20022Routes, paymentInterchangeRoutes } from "./routes/iso20022";
 import { paymentRoutes } from "./routes/payments";
 import { statementRoutes } from "./routes/statements";
+import { paymentProofRoutes, windowRoutes } from "./routes/windows";
 import { systemRoutes, type ReadinessCheck } from "./routes/system";
 
 export interface AppDeps {
@@ -39,6 +41,7 @@ export interface AppDeps {
   statements: StatementService;
   funds: FundsService;
   fx: FxService;
+  windows: WindowService;
   readiness: ReadinessCheck[];
   metrics: Registry;
   /** Extra authenticated routers mounted under /v1 (e.g. webhooks administration). */
@@ -85,6 +88,8 @@ export function createApp(deps: AppDeps): Express {
   v1.use("/iso20022", iso20022Routes(interchange));
   v1.use("/payments", paymentInterchangeRoutes(interchange));
   v1.use("/payments", paymentRoutes({ db: deps.db, transact: deps.transact, payments: deps.payments }));
+  v1.use("/payments", paymentProofRoutes({ windows: deps.windows }));
+  v1.use("/windows", windowRoutes({ db: deps.db, windows: deps.windows }));
   v1.use("/statements", statementRoutes({ db: deps.db, transact: deps.transact, statements: deps.statements }));
   v1.use("/funds", fundsRoutes({ db: deps.db, transact: deps.transact, funds: deps.funds }));
   v1.use(fxRoutes({ db: deps.db, fx: deps.fx }));

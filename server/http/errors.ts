@@ -40,6 +40,7 @@ const STATUS_BY_CODE: Record<string, number> = {
   movement_not_found: 404,
   run_not_found: 404,
   break_not_found: 404,
+  window_not_found: 404,
   // 409: conflicts with the current state
   idempotency_conflict: 409,
   participant_exists: 409,
@@ -54,6 +55,9 @@ const STATUS_BY_CODE: Record<string, number> = {
   payment_already_returned: 409,
   break_already_resolved: 409,
   quote_used: 409,
+  window_not_open: 409,
+  window_not_awaiting_approval: 409,
+  proof_not_available: 409,
   // 413 / 415 / 429
   payload_too_large: 413,
   too_large: 413,
@@ -77,6 +81,10 @@ const STATUS_BY_CODE: Record<string, number> = {
   quote_not_found: 422,
   quote_expired: 422,
   quote_mismatch: 422,
+  // Settlement windows
+  not_a_window_participant: 422,
+  invalid_signature: 422,
+  net_settlement_unavailable: 422,
 };
 
 export class ApiError extends Error {

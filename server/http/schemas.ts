@@ -53,12 +53,17 @@ export const CreatePaymentRequest = z
       description:
         "A quote of the debtor bank's (POST /v1/quotes): the payment is cross-currency, settled payment-versus-payment through the quote's provider. `amount` must be the quote's source amount; the creditor receives its target amount",
     }),
+    settlement: z.enum(["gross", "net"]).optional().openapi({
+      description:
+        "gross (default): escrowed and released on its own. net: queued in its currency's open settlement window, settled with the window's net positions (not with quoteId)",
+    }),
+    priority: z.enum(["high", "normal"]).optional().openapi({ description: "A net payment's priority when its window cannot settle everything; default normal" }),
   })
   .openapi("CreatePaymentRequest");
 
 export const PaymentStatus = z
-  .enum(["RECEIVED", "SUBMITTED", "LOCKED", "SETTLED", "CANCELLED", "REFUNDED", "REJECTED"])
-  .openapi("PaymentStatus");
+  .enum(["RECEIVED", "QUEUED", "SUBMITTED", "LOCKED", "SETTLED", "CANCELLED", "REFUNDED", "REJECTED"])
+  .openapi("PaymentStatus", { description: "QUEUED: a net payment waiting in its settlement window" });
 
 export const StatusChange = z
   .object({
@@ -85,6 +90,9 @@ export const PaymentResponse = z
       .openapi({ description: "pacs.008 InstrId, TxId and GrpHdr MsgId (null for JSON payments)" }),
     status: PaymentStatus,
     statusReason: z.string().nullable(),
+    settlement: z.enum(["gross", "net"]),
+    priority: z.enum(["high", "normal"]),
+    windowId: Uuid.nullable().openapi({ description: "A net payment's settlement window" }),
     expiresAt: z.string().openapi({ format: "date-time" }),
     createdAt: z.string().openapi({ format: "date-time" }),
     updatedAt: z.string().openapi({ format: "date-time" }),

@@ -80,6 +80,8 @@ export interface LedgerService {
 }
 
 export const bankAccountId = (bic: string, currency: string) => `bank:${bic}:${currency}`;
+/** A bank's obligations in settlement windows (net payments), beside its bank account. */
+export const nettingAccountId = (bic: string, currency: string) => `netting:${bic}:${currency}`;
 export const reserveAccountId = (currency: string) => `reserve:${currency}`;
 export const feeAccountId = (currency: string) => `fee:${currency}`;
 
@@ -186,7 +188,7 @@ export function createLedgerService(deps: { dialect: Dialect; now?: () => number
           kind: account.kind,
           bic: account.bic,
           currency: account.currency,
-          allow_negative: account.kind === "reserve" ? 1 : 0,
+          allow_negative: account.kind === "reserve" || account.kind === "netting" ? 1 : 0,
           debits_posted: "0",
           credits_posted: "0",
           debits_pending: "0",

@@ -6,6 +6,7 @@ import { isKnownCurrency } from "../config/currencies";
 import { bankAccountId } from "../ledger/service";
 import { failure, success, type Failure, type Result } from "../shared/result";
 import { enqueueLock, lockPayload } from "./intents";
+import { queueNetPayment } from "./net";
 import { recordStatus } from "./lifecycle";
 import { bicSpellings, inTransaction, readUnlockedTotal, sameBic, writeUnlockedTotal, type PaymentContext } from "./store";
 import { isUuidV4 } from "../shared/uuid";
@@ -94,7 +95,9 @@ async function store(ctx: PaymentContext, trx: Transaction<Database>, input: New
   // insert below refuses a duplicate anyway.
   if (checked.callerUetr && (await uetrTaken(trx, checked.uetr))) return duplicate(checked.uetr);
 
-  const admitted = await admitLeg(ctx, trx, newPayment(ctx, input, checked, debtor.bic, creditor.bic), debtor, creditor);
+  const payment = newPayment(ctx, input, checked, debtor.bic, creditor.bic);
+  if (payment.settlement === "net") return queueNetPayment(ctx, trx, payment);
+  const admitted = await admitLeg(ctx, trx, payment, debtor, creditor);
   if (!admitted.ok) return admitted;
   if (!(await writeLeg(ctx, trx, admitted.value))) return duplicate(checked.uetr); // a concurrent create won
   return success(admitted.value.payment);
@@ -162,6 +165,9 @@ export function newPayment(ctx: PaymentContext, input: NewPayment, checked: Chec
     expiresAt,
     createdAt: now,
     updatedAt: now,
+    settlement: input.settlement ?? "gross",
+    priority: input.priority ?? "normal",
+    windowId: null,
   };
 }
 
@@ -213,7 +219,7 @@ async function checkFunds(
   });
 }
 
-async function insertPayment(trx: Transaction<Database>, p: Payment): Promise<boolean> {
+export async function insertPayment(trx: Transaction<Database>, p: Payment): Promise<boolean> {
   const result = await trx
     .insertInto("payments")
     .values({
@@ -236,6 +242,9 @@ async function insertPayment(trx: Transaction<Database>, p: Payment): Promise<bo
       status_reason: p.statusReason,
       created_at: p.createdAt,
       updated_at: p.updatedAt,
+      settlement: p.settlement,
+      priority: p.priority,
+      window_id: p.windowId,
     })
     .onConflict((oc) => oc.column("uetr").doNothing())
     .executeTakeFirst();

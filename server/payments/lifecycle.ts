@@ -102,7 +102,9 @@ const observed = (o: ChainObservation, status: PaymentStatus, reason: string | n
 
 type Hook = (trx: Transaction<Database>, payment: Payment) => Promise<boolean>;
 
-export function createChainHooks(ctx: PaymentContext): Omit<PaymentService, "create" | "get" | "list" | "cancel" | "confirm"> {
+export function createChainHooks(
+  ctx: PaymentContext,
+): Omit<PaymentService, "create" | "get" | "list" | "cancel" | "confirm" | "requeueNet" | "settleNet" | "unsettleNet"> {
   /** Runs a hook on the locked payment; unknown UETRs (payments made directly on chain) are ignored. */
   const withPayment = (db: Db, uetr: string, hook: Hook): Promise<boolean> =>
     inTransaction(db, async (trx) => {

@@ -9,6 +9,7 @@ import { createPayment } from "./intake";
 import { withdrawLock } from "./intents";
 import { enqueueSettlement, pvpLinkOf, pvpView } from "./pvp";
 import { createPvPPayment } from "./pvp-intake";
+import { cancelNetPayment, requeueNetPayments, settleNetPayments, unsettleNetPayments, type NetWindows } from "./net";
 import { createChainHooks, transition } from "./lifecycle";
 import { bicSpellings, canSee, decodeCursor, encodeCursor, inTransaction, loadHistory, loadPayment, sameBic, toPayment, type PaymentContext } from "./store";
 import type { Caller, Payment, PaymentErrorCode, PaymentFilter, PaymentPage, PaymentService } from "./types";
@@ -36,6 +37,7 @@ export interface PaymentServiceDeps {
   };
   /** Quotes for cross-currency payments (PvP); without it, a payment naming a quote finds none. */
   fx?: Pick<FxService, "getQuote" | "consumeQuote">;
+  windows?: NetWindows;
   now?: () => number;
 }
 
@@ -67,6 +69,9 @@ export function createPaymentService(deps: PaymentServiceDeps): PaymentService {
   return {
     create: (caller, input, db) => {
       const { quoteId } = input;
+      if (quoteId !== undefined && input.settlement === "net") {
+        return Promise.resolve(failure("net_settlement_unavailable", "cross-currency payments settle gross, payment-versus-payment", { quoteId }));
+      }
       return quoteId === undefined ? createPayment(ctx, caller, input, db) : createPvPPayment(ctx, caller, { ...input, quoteId }, db);
     },
 
@@ -87,6 +92,17 @@ export function createPaymentService(deps: PaymentServiceDeps): PaymentService {
         if (!actsAs(caller, payment.debtorAgent)) {
           return failure("forbidden_agent", "only the debtor agent may cancel a payment", { uetr: payment.uetr });
         }
+        const by = caller.role === "bank" ? "the debtor agent" : caller.role;
+        if (payment.settlement === "net") {
+          if (payment.status === "QUEUED" && (await windowIsOpen(ctx, trx, payment.windowId))) {
+            return success(await cancelNetPayment(ctx, trx, payment, `cancelled by ${by}`));
+          }
+          return failure("payment_not_cancellable", `payment ${payment.uetr} is ${payment.status} and its window is no longer open`, {
+            uetr: payment.uetr,
+            status: payment.status,
+            windowId: payment.windowId,
+          });
+        }
         // A PvP leg alone cannot be withdrawn without stranding its partner's lock; it is refunded at expiry.
         const linked = (await pvpLinkOf(trx, payment.uetr)) !== undefined;
         if (linked || payment.status !== "RECEIVED" || !(await withdrawLock(ctx, trx, payment))) {
@@ -95,7 +111,6 @@ export function createPaymentService(deps: PaymentServiceDeps): PaymentService {
             status: payment.status,
           });
         }
-        const by = caller.role === "bank" ? "the debtor agent" : caller.role;
         return success(await transition(ctx, trx, payment, { status: "CANCELLED", reason: `cancelled by ${by}` }));
       }),
 
@@ -123,8 +138,20 @@ export function createPaymentService(deps: PaymentServiceDeps): PaymentService {
         return success(payment);
       }),
 
+    requeueNet: (db, uetrs, windowId, reason) => inTransaction(db, (trx) => requeueNetPayments(ctx, trx, uetrs, windowId, reason)),
+    settleNet: (db, uetrs, nets, currency, o) => inTransaction(db, (trx) => settleNetPayments(ctx, trx, uetrs, nets, currency, o)),
+    unsettleNet: (db, uetrs, nets, currency, o) => inTransaction(db, (trx) => unsettleNetPayments(ctx, trx, uetrs, nets, currency, o)),
     ...createChainHooks(ctx),
   };
+}
+
+/** Whether the window still takes changes; on PostgreSQL held (shared) so that its close waits for us. */
+async function windowIsOpen(ctx: PaymentContext, trx: Kysely<Database>, windowId: string | null): Promise<boolean> {
+  if (windowId === null) return false;
+  let query = trx.selectFrom("settlement_windows").select("state").where("id", "=", windowId);
+  if (ctx.dialect === "postgres") query = query.forShare();
+  const row = await query.executeTakeFirst();
+  return row?.state === "OPEN";
 }
 
 /** Newest first, by keyset on (created_at, uetr): stable while payments are being added. */

@@ -6,6 +6,7 @@ import type { FxService } from "../fx/types";
 import type { RiskService } from "../risk/service";
 import { failure, success, type Result } from "../shared/result";
 import type { Caller, Money, Payment, StatusChange } from "./types";
+import type { NetWindows } from "./net";
 
 /** Everything the payment service's parts share: its dependencies with the clock resolved. */
 export interface PaymentContext {
@@ -17,6 +18,8 @@ export interface PaymentContext {
   config: { defaultExpirySeconds: number; maxExpirySeconds: number; autoRelease: boolean };
   /** Quotes for cross-currency payments; without it, a payment naming a quote finds none. */
   fx?: Pick<FxService, "getQuote" | "consumeQuote">;
+  /** Settlement windows for net payments; without them, a net payment is refused. */
+  windows?: NetWindows;
   now: () => number;
 }
 
@@ -68,6 +71,9 @@ export function toPayment(row: Selectable<PaymentsTable>): Payment {
     expiresAt: Number(row.expires_at),
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),
+    settlement: row.settlement,
+    priority: row.priority,
+    windowId: row.window_id,
   };
 }
 
@@ -159,6 +165,9 @@ export interface PaymentJson {
   references: { instructionId: string | null; transactionId: string | null; messageId: string | null };
   status: PaymentStatus;
   statusReason: string | null;
+  settlement: "gross" | "net";
+  priority: "high" | "normal";
+  windowId: string | null;
   expiresAt: string;
   createdAt: string;
   updatedAt: string;

@@ -1,6 +1,7 @@
 import type { Db } from "../db/database";
-import type { PaymentStatus } from "../db/schema";
+import type { PaymentPriority, PaymentSettlement, PaymentStatus } from "../db/schema";
 import type { Result } from "../shared/result";
+import type { NetAmount, WindowObservation } from "./net";
 
 /** Who is asking: a bank sees and acts on its own payments only; treasury and admin see all. */
 export interface Caller {
@@ -32,6 +33,13 @@ export interface NewPayment {
    * `amount` must be the quote's source amount (the creditor gets the quote's target amount).
    */
   quoteId?: string;
+  /**
+   * gross (default): escrowed and released on its own. net: queued in its currency's open
+   * settlement window and settled with the window's net positions.
+   */
+  settlement?: PaymentSettlement;
+  /** A net payment's priority when a window cannot settle everything: high goes first. */
+  priority?: PaymentPriority;
 }
 
 /** A cross-currency payment's pair, as each of its two legs shows it. */
@@ -76,6 +84,10 @@ export interface Payment {
   expiresAt: number;
   createdAt: number;
   updatedAt: number;
+  settlement: PaymentSettlement;
+  priority: PaymentPriority;
+  /** A net payment's window: the one it waits in, or the one that settled it. */
+  windowId: string | null;
   history?: StatusChange[];
   /** Set for the legs of a cross-currency (PvP) payment. */
   fx?: PvPView;
@@ -101,7 +113,8 @@ export type PaymentErrorCode =
   | "quote_not_found"
   | "quote_expired"
   | "quote_used"
-  | "quote_mismatch";
+  | "quote_mismatch"
+  | "net_settlement_unavailable";
 
 export interface PaymentFilter {
   status?: PaymentStatus;
@@ -157,6 +170,10 @@ export interface PaymentService {
   unapplyLocked(db: Db, observation: ChainObservation): Promise<boolean>;
   unapplyReleased(db: Db, observation: ChainObservation): Promise<boolean>;
   unapplyRefunded(db: Db, observation: ChainObservation): Promise<boolean>;
+  /** Settlement windows: queued net payments move to another window, settle, or (reorg) unsettle. */
+  requeueNet(db: Db, uetrs: readonly string[], windowId: string, reason: string): Promise<void>;
+  settleNet(db: Db, uetrs: readonly string[], nets: readonly NetAmount[], currency: string, observation: WindowObservation): Promise<void>;
+  unsettleNet(db: Db, uetrs: readonly string[], nets: readonly NetAmount[], currency: string, observation: WindowObservation): Promise<void>;
   /** Enqueues refunds of locked payments past expiry; returns how many. */
   refundExpired(now?: number): Promise<number>;
 }

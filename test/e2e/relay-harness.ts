@@ -92,7 +92,15 @@ export function apiClient(baseUrl: string): Api {
  * interval mining would run the chain's clock ahead of the wall clock: each block adds >= 1 s.)
  */
 export async function startRelayWorld(
-  options: { dialect?: Dialect; env?: Record<string, string>; now?: () => number; fixture?: CorridorFixture; rpcUrl?: string } = {},
+  options: {
+    dialect?: Dialect;
+    env?: Record<string, string>;
+    now?: () => number;
+    fixture?: CorridorFixture;
+    rpcUrl?: string;
+    /** The relay signs settlement-window approvals for every test bank (as the demo does). */
+    approveWindows?: boolean;
+  } = {},
 ): Promise<RelayWorld> {
   const fixture = options.fixture ?? (await deployCorridorFixture());
   await allowOperator(fixture);
@@ -116,8 +124,9 @@ export async function startRelayWorld(
   const relay = await startRelay(config, {
     deployment: await deploymentOf(fixture),
     logger: pino({ level: "silent" }),
-    intervals: { submitter: 100, indexer: 100, webhooks: 100, expiry: 200 },
+    intervals: { submitter: 100, indexer: 100, webhooks: 100, expiry: 200, windows: 100 },
     now,
+    windowApprovers: options.approveWindows ? fixture.banks : undefined,
   });
   const keys = await provisionDemoRelay(
     relay,

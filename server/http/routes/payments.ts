@@ -30,6 +30,8 @@ export function paymentRoutes(deps: { db: Kysely<Database>; transact: Transact; 
           remittanceInformation: body.remittanceInformation,
           expiresInSeconds: body.expiresInSeconds,
           quoteId: body.quoteId,
+          settlement: body.settlement,
+          priority: body.priority,
         },
         trx,
       );
