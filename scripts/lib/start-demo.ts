@@ -4,6 +4,7 @@ import { formatUnits } from "ethers";
 import { deployCorridor, writeDeploymentRecord } from "./deploy";
 import { DEFAULT_DEMO_LIMITS, DEMO_BANKS, DEMO_CURRENCIES, HARDHAT_ACCOUNT_0_KEY, setUpDemoBanks } from "./demo";
 import { provisionDemoRelay } from "./demo-relay";
+import { runDemoWindow } from "./demo-window";
 import { majorToMinorUnits, currencyExponent } from "../../server/config/currencies";
 import { loadConfig } from "../../server/config/env";
 import { startRelay } from "../../server/relay";
@@ -52,8 +53,8 @@ export async function startDemoNetwork(hre: HardhatRuntimeEnvironment, rpcUrl: s
   if (!/^postgres/.test(config.DATABASE_URL)) {
     for (const suffix of ["", "-wal", "-shm"]) rmSync(config.DATABASE_URL.replace(/^sqlite:/, "") + suffix, { force: true });
   }
-  log("\nCorridor: starting the relay…");
-  const relay = await startRelay(config, { deployment: record });
+  log("\nCorridor: starting the relay (it signs the demo banks' settlement-window approvals: Hardhat's well-known dev keys)…");
+  const relay = await startRelay(config, { deployment: record, windowApprovers: bankSigners });
   const keys = await provisionDemoRelay(relay, contracts, banks);
 
   log(`\nRelay API      ${relay.url}/v1   (database ${config.DATABASE_URL}, auto-release ${config.AUTO_RELEASE ? "on" : "off"})`);
@@ -63,5 +64,12 @@ export async function startDemoNetwork(hre: HardhatRuntimeEnvironment, rpcUrl: s
   for (const bank of DEMO_BANKS) log(`  bank ${bank.bic}  ${keys.banks[bank.bic]}`);
   log(`  treasury          ${keys.treasury}`);
   log(`  admin             ${keys.admin}`);
+  // The demo window is a show, not part of the network: if it fails, the network still runs.
+  try {
+    const demo = await runDemoWindow({ relayUrl: relay.url, keys, banks: DEMO_BANKS, netting: contracts.netting, log });
+    if (!demo.proofVerified) console.warn("Warning: the demo window's inclusion proof did not verify on chain");
+  } catch (error) {
+    console.warn(`Warning: the demo settlement window did not complete: ${error instanceof Error ? error.message : String(error)}`);
+  }
   log(`\nCorridor local network ready at ${rpcUrl}. Press Ctrl-C to stop.`);
 }

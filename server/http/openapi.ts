@@ -2,6 +2,7 @@ import { OpenAPIRegistry, OpenApiGeneratorV3 } from "@asteasolutions/zod-to-open
 import { z } from "zod";
 import { registerInterchangePaths } from "./openapi-interchange";
 import { registerFxPaths } from "./openapi-fx";
+import { registerWindowPaths } from "./openapi-windows";
 import * as s from "./schemas";
 
 /** OpenAPI 3 document generated from the same zod schemas that validate requests. */
@@ -103,6 +104,7 @@ export function buildOpenApiDocument(serverUrl?: string): ReturnType<OpenApiGene
   });
   registerInterchangePaths(registry, { security, idempotencyKey, errors });
   registerFxPaths(registry, { security, idempotencyKey, errors });
+  registerWindowPaths(registry, { security, idempotencyKey, errors });
   for (const [method, path, summary] of [
     ["get", "/healthz", "Liveness"],
     ["get", "/readyz", "Readiness: database and RPC answer"],

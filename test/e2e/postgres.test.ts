@@ -27,9 +27,48 @@ describe("relay end to end on PostgreSQL", function () {
     let world: RelayWorld;
 
     before(async () => {
-      world = await startRelayWorld({ dialect: "postgres" });
+      world = await startRelayWorld({ dialect: "postgres", approveWindows: true });
     });
     after(async () => world?.stop());
+
+    it("settles net payments that race their window's close: each settles once, in this window or the next", async () => {
+      const treasury = world.keys.treasury;
+      const key = (i: number) => world.keys.banks[world.bic(i)];
+      const send = (i: number) =>
+        world.api("POST", "/v1/payments", {
+          key: key(i % 4),
+          idempotencyKey: randomUUID(),
+          body: { ...paymentBody(world.bic(i % 4), world.bic((i + 1) % 4), String(100 + i), "JPY"), settlement: "net" },
+        });
+      const first = await send(0);
+      expect(first.status, JSON.stringify(first.body)).to.equal(201);
+      const windowId = first.body.windowId as string;
+      // Payments arrive while treasury closes the window: each joins the closing one or the next.
+      const [racing, closed] = await Promise.all([
+        Promise.all(Array.from({ length: 24 }, (_, i) => send(i + 1))),
+        world.api("POST", `/v1/windows/${windowId}/close`, { key: treasury, idempotencyKey: randomUUID() }),
+      ]);
+      expect(closed.status, JSON.stringify(closed.body)).to.equal(200);
+      expect(racing.map((r) => r.status)).to.deep.equal(Array(24).fill(201));
+      const uetrs = [first.body.uetr as string, ...racing.map((r) => r.body.uetr as string)];
+      const windowIds = [...new Set([windowId, ...racing.map((r) => r.body.windowId as string)])];
+      expect(windowIds.length).to.be.at.most(2);
+      for (const id of windowIds) {
+        const w = (await world.api("GET", `/v1/windows/${id}`, { key: treasury })).body;
+        if (w.state === "OPEN") expect((await world.api("POST", `/v1/windows/${id}/close`, { key: treasury, idempotencyKey: randomUUID() })).status).to.equal(200);
+      }
+      for (const uetr of uetrs) await reaches(world.api, treasury, uetr, "SETTLED");
+      const { db } = world.relay.database;
+      const included = await db.selectFrom("window_payments").select(["uetr", "window_id"]).where("uetr", "in", uetrs).execute();
+      expect(included.map((r) => r.uetr).sort()).to.deep.equal([...uetrs].sort()); // each in exactly one window
+      // Every bank's JPY books equal its chain balance, and its netting account is back to zero.
+      for (let i = 0; i < 4; i++) {
+        const jpy = await account(world.api, key(i), "JPY");
+        expect(jpy.posted).to.equal(jpy.onChain);
+        const netting = await world.relay.ledger.getAccount(db, `netting:${world.bic(i)}:JPY`);
+        expect(netting!.creditsPosted - netting!.debitsPosted).to.equal(0n);
+      }
+    });
 
     it("settles a payment through the API: chain, ledger and history agree", async () => {
       expect(world.relay.database.dialect).to.equal("postgres");

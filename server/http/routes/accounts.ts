@@ -37,7 +37,8 @@ export function accountRoutes(deps: {
     const addresses = new Map((await deps.participants.list()).map((p) => [p.bic, p.address]));
     const rows = await Promise.all(
       accounts.map(async (account) => {
-        const address = account.bic ? addresses.get(account.bic) : undefined;
+        // A bank account mirrors the bank's tokens; its netting account (window obligations) has no chain twin.
+        const address = account.bic && account.kind === "bank" ? addresses.get(account.bic) : undefined;
         const onChain = address ? await deps.chainBalance(address, account.currency).catch(() => null) : null;
         return accountToJson(account, onChain);
       }),
