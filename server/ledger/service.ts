@@ -71,6 +71,11 @@ export interface LedgerService {
   ensureAccount(db: Db, account: { id: string; kind: LedgerAccountKind; bic: string | null; currency: string }): Promise<LedgerAccount>;
   createTransfer(db: Db, transfer: NewTransfer): Promise<Result<LedgerTransfer, LedgerErrorCode>>;
   postPending(db: Db, resolve: ResolvePending): Promise<Result<LedgerTransfer, LedgerErrorCode>>;
+  /**
+   * Posts many pending transfers at once (a settled window's payments), all or none: a few queries
+   * per 500 rather than several per transfer. A resolve already made with the same id is skipped.
+   */
+  postPendingMany(db: Db, resolves: readonly ResolvePending[]): Promise<Result<number, LedgerErrorCode>>;
   voidPending(db: Db, resolve: ResolvePending): Promise<Result<LedgerTransfer, LedgerErrorCode>>;
   getAccount(db: Db, id: string): Promise<LedgerAccount | undefined>;
   listAccounts(db: Db, filter?: { bic?: string; currency?: string }): Promise<LedgerAccount[]>;
@@ -84,6 +89,21 @@ export const bankAccountId = (bic: string, currency: string) => `bank:${bic}:${c
 export const nettingAccountId = (bic: string, currency: string) => `netting:${bic}:${currency}`;
 export const reserveAccountId = (currency: string) => `reserve:${currency}`;
 export const feeAccountId = (currency: string) => `fee:${currency}`;
+
+function toRow(transfer: LedgerTransfer) {
+  return {
+    id: transfer.id,
+    kind: transfer.kind,
+    debit_account_id: transfer.debitAccountId,
+    credit_account_id: transfer.creditAccountId,
+    currency: transfer.currency,
+    amount: transfer.amount.toString(),
+    pending_id: transfer.pendingId,
+    uetr: transfer.uetr,
+    reference: transfer.reference,
+    created_at: transfer.createdAt,
+  };
+}
 
 export function createLedgerService(deps: { dialect: Dialect; now?: () => number }): LedgerService {
   const now = deps.now ?? Date.now;
@@ -115,21 +135,7 @@ export function createLedgerService(deps: { dialect: Dialect; now?: () => number
   }
 
   async function insert(db: Db, transfer: LedgerTransfer): Promise<void> {
-    await db
-      .insertInto("ledger_transfers")
-      .values({
-        id: transfer.id,
-        kind: transfer.kind,
-        debit_account_id: transfer.debitAccountId,
-        credit_account_id: transfer.creditAccountId,
-        currency: transfer.currency,
-        amount: transfer.amount.toString(),
-        pending_id: transfer.pendingId,
-        uetr: transfer.uetr,
-        reference: transfer.reference,
-        created_at: transfer.createdAt,
-      })
-      .execute();
+    await db.insertInto("ledger_transfers").values(toRow(transfer)).execute();
   }
 
   async function resolvePending(
@@ -266,6 +272,45 @@ export function createLedgerService(deps: { dialect: Dialect; now?: () => number
 
     postPending: (db, resolve) => resolvePending(db, resolve, "post_pending"),
     voidPending: (db, resolve) => resolvePending(db, resolve, "void_pending"),
+
+    async postPendingMany(db, resolves) {
+      const CHUNK = 500;
+      const pendings = new Map<string, LedgerTransfer>();
+      const resolvedBy = new Map<string, string>();
+      for (let k = 0; k < resolves.length; k += CHUNK) {
+        const ids = resolves.slice(k, k + CHUNK).map((r) => r.pendingId);
+        for (const row of await db.selectFrom("ledger_transfers").selectAll().where("id", "in", ids).execute()) pendings.set(row.id, toTransfer(row));
+        const resolving = await db.selectFrom("ledger_transfers").select(["id", "pending_id"]).where("pending_id", "in", ids).execute();
+        for (const row of resolving) resolvedBy.set(row.pending_id!, row.id);
+      }
+      const transfers: LedgerTransfer[] = [];
+      for (const resolve of resolves) {
+        const pending = pendings.get(resolve.pendingId);
+        if (!pending || pending.kind !== "pending") {
+          return failure("pending_transfer_not_found", `no pending transfer ${resolve.pendingId}`, { pendingId: resolve.pendingId });
+        }
+        const by = resolvedBy.get(resolve.pendingId);
+        if (by === resolve.id) continue; // posted before, by this very resolve
+        if (by !== undefined) {
+          return failure("pending_transfer_already_resolved", `pending transfer ${pending.id} was already resolved by ${by}`, { pendingId: pending.id, resolvedBy: by });
+        }
+        transfers.push({ ...pending, id: resolve.id, kind: "post_pending", pendingId: pending.id, createdAt: now() });
+      }
+      const accounts = await lockAccounts(db, transfers.flatMap((t) => [t.debitAccountId, t.creditAccountId]));
+      for (const t of transfers) {
+        const debit = accounts.get(t.debitAccountId)!;
+        const credit = accounts.get(t.creditAccountId)!;
+        debit.debitsPending -= t.amount;
+        debit.debitsPosted += t.amount;
+        credit.creditsPending -= t.amount;
+        credit.creditsPosted += t.amount;
+      }
+      for (let k = 0; k < transfers.length; k += CHUNK) {
+        await db.insertInto("ledger_transfers").values(transfers.slice(k, k + CHUNK).map(toRow)).execute();
+      }
+      for (const account of accounts.values()) await saveBalances(db, account);
+      return success(transfers.length);
+    },
 
     async getAccount(db, id) {
       const row = await db.selectFrom("ledger_accounts").selectAll().where("id", "=", id).executeTakeFirst();

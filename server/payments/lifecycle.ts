@@ -93,6 +93,47 @@ export async function transition(ctx: PaymentContext, db: Db, payment: Payment, 
   return updated;
 }
 
+/**
+ * Many payments to one status at once (a settled window's): per 500 payments one update, one
+ * history insert and one webhook insert. The caller holds the rows; the change must not cross
+ * the unlocked-total boundary (see UNLOCKED_STATUSES), which a net payment never does.
+ */
+export async function transitionMany(ctx: PaymentContext, db: Db, payments: readonly Payment[], change: Change): Promise<void> {
+  const CHUNK = 500;
+  const at = ctx.now();
+  for (let k = 0; k < payments.length; k += CHUNK) {
+    const chunk = payments.slice(k, k + CHUNK).map((p): Payment => ({ ...p, status: change.status, statusReason: change.reason ?? null, updatedAt: at }));
+    const uetrs = chunk.map((p) => p.uetr);
+    await db.updateTable("payments").set({ status: change.status, status_reason: change.reason ?? null, updated_at: at }).where("uetr", "in", uetrs).execute();
+    const counts = await db
+      .selectFrom("payment_status_history")
+      .select(["uetr", (eb) => eb.fn.countAll().as("count")])
+      .where("uetr", "in", uetrs)
+      .groupBy("uetr")
+      .execute();
+    const entries = new Map(counts.map((c) => [c.uetr, Number(c.count)]));
+    await db
+      .insertInto("payment_status_history")
+      .values(
+        chunk.map((p) => ({
+          id: `${p.uetr}:${String((entries.get(p.uetr) ?? 0) + 1).padStart(6, "0")}`,
+          uetr: p.uetr,
+          status: change.status,
+          reason: change.reason ?? null,
+          tx_hash: change.txHash ?? null,
+          block_number: change.blockNumber ?? null,
+          at,
+        })),
+      )
+      .execute();
+    const events = chunk.flatMap((p) => {
+      const payload = { ...paymentToJson(p) };
+      return [p.debtorAgent, p.creditorAgent].map((bic) => ({ bic, eventType: STATUS_CHANGED, payload }));
+    });
+    await enqueueWebhooks(db, events, at);
+  }
+}
+
 const observed = (o: ChainObservation, status: PaymentStatus, reason: string | null = null): Change => ({
   status,
   reason,

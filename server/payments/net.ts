@@ -4,9 +4,9 @@ import type { Database } from "../db/schema";
 import { bankAccountId, nettingAccountId } from "../ledger/service";
 import { failure, success, type Result } from "../shared/result";
 import { insertPayment } from "./intake";
-import { transition, recordStatus } from "./lifecycle";
+import { transition, transitionMany, recordStatus } from "./lifecycle";
 import { PaymentLedgerError } from "./ledger-steps";
-import { loadPayment, type PaymentContext } from "./store";
+import { loadPayment, toPayment, type PaymentContext } from "./store";
 import type { Payment, PaymentErrorCode } from "./types";
 
 /**
@@ -42,6 +42,9 @@ export interface NetAmount {
 }
 
 type Outcome<T> = Result<T, PaymentErrorCode>;
+
+/** Rows read or written per query when a window's payments move together. */
+const CHUNK = 500;
 
 export async function queueNetPayment(ctx: PaymentContext, trx: Transaction<Database>, payment: Payment): Promise<Outcome<Payment>> {
   if (!ctx.windows) return failure("net_settlement_unavailable", "this relay runs no settlement windows", {});
@@ -80,13 +83,24 @@ export async function requeueNetPayments(ctx: PaymentContext, db: Db, uetrs: rea
  */
 export async function settleNetPayments(ctx: PaymentContext, db: Db, uetrs: readonly string[], nets: readonly NetAmount[], currency: string, o: WindowObservation): Promise<void> {
   const epoch = await windowEpoch(ctx, db, o.windowId, nets);
-  for (const uetr of uetrs) {
-    const payment = await loadPayment(ctx, db, uetr, true);
-    if (!payment || payment.status !== "QUEUED") continue;
-    const ids = await netIds(ctx, db, uetr);
-    orThrow(payment, "post", await ctx.ledger.postPending(db, { id: `${ids.pending}:post`, pendingId: ids.pending }));
-    await transition(ctx, db, payment, { status: "SETTLED", txHash: o.txHash, blockNumber: o.blockNumber, reason: `settled net in window ${o.windowId}` });
+  const queued: Payment[] = [];
+  const pendingIds = new Map<string, string>();
+  for (let k = 0; k < uetrs.length; k += CHUNK) {
+    const chunk = uetrs.slice(k, k + CHUNK);
+    let query = db.selectFrom("payments").selectAll().where("uetr", "in", chunk).where("status", "=", "QUEUED");
+    if (ctx.dialect === "postgres") query = query.forUpdate();
+    queued.push(...(await query.execute()).map(toPayment));
+    // A payment whose earlier settlement a reorg rolled back owes its latest epoch's obligation.
+    const reorged = await db.selectFrom("ledger_transfers").select(["id", "uetr"]).where("uetr", "in", chunk).where("id", "like", "%:net:reorg:%").execute();
+    for (const { uetr, id } of reorged) pendingIds.set(uetr!, pendingAfter(uetr!, [id], pendingIds.get(uetr!)));
   }
+  const resolves = queued.map((p) => {
+    const pending = pendingIds.get(p.uetr) ?? `${p.uetr}:net`;
+    return { id: `${pending}:post`, pendingId: pending };
+  });
+  const posted = await ctx.ledger.postPendingMany(db, resolves);
+  if (!posted.ok) throw new PaymentLedgerError(o.windowId, "net post", posted.code, posted.message);
+  await transitionMany(ctx, db, queued, { status: "SETTLED", txHash: o.txHash, blockNumber: o.blockNumber, reason: `settled net in window ${o.windowId}` });
   for (const { bic, amount } of nets) {
     const [bank, netting] = await ensureAccounts(ctx, db, bic, currency);
     const id = `${windowBase(o.windowId, epoch)}:${bic}`;
@@ -94,6 +108,14 @@ export async function settleNetPayments(ctx: PaymentContext, db: Db, uetrs: read
     const moved = await ctx.ledger.createTransfer(db, { id, debitAccountId: debit, creditAccountId: credit, amount: abs(amount), phase: "posted", reference: `window ${o.windowId}` });
     if (!moved.ok) throw new PaymentLedgerError(o.windowId, `window net of ${bic}`, moved.code, moved.message);
   }
+}
+
+/** The pending obligation of the latest epoch among a payment's reorg transfer ids. */
+function pendingAfter(uetr: string, ids: readonly string[], current: string | undefined): string {
+  const prefix = `${uetr}:net:reorg:`;
+  const epochOf = (id: string | undefined) => (id === undefined ? 0 : Number(id.slice(prefix.length).split(":")[0]));
+  const latest = Math.max(epochOf(current), ...ids.map(epochOf));
+  return `${prefix}${latest}`;
 }
 
 /** The window's settlement was rolled back by a reorg: everything above is compensated in a new epoch. */
