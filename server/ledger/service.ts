@@ -296,6 +296,7 @@ export function createLedgerService(deps: { dialect: Dialect; now?: () => number
         }
         transfers.push({ ...pending, id: resolve.id, kind: "post_pending", pendingId: pending.id, createdAt: now() });
       }
+      if (transfers.length === 0) return success(0);
       const accounts = await lockAccounts(db, transfers.flatMap((t) => [t.debitAccountId, t.creditAccountId]));
       for (const t of transfers) {
         const debit = accounts.get(t.debitAccountId)!;

@@ -494,6 +494,36 @@ forEachDialect("server/ledger/service", (dialect: Dialect) => {
   });
 
   // -------------------------------------------------------------------------------------------
+  describe("postPendingMany", () => {
+    beforeEach(async () => {
+      await standardAccounts();
+      await fund("fund", A_USD, 1_000n);
+      ok(await transfer({ id: "p1", debitAccountId: A_USD, creditAccountId: B_USD, amount: 300n, phase: "pending", uetr: "u-1" }));
+      ok(await transfer({ id: "p2", debitAccountId: A_USD, creditAccountId: C_USD, amount: 200n, phase: "pending", uetr: "u-2" }));
+    });
+    const postMany = (resolves: { id: string; pendingId: string }[]) => tx((trx) => ledger.postPendingMany(trx, resolves));
+
+    it("posts every pending transfer at once, as posting each would, and a repeat changes nothing", async () => {
+      expect(ok(await postMany([{ id: "p1-post", pendingId: "p1" }, { id: "p2-post", pendingId: "p2" }]))).to.equal(2);
+      expect(await account(A_USD)).to.deep.equal(balances(500n, 1_000n));
+      expect(await account(B_USD)).to.deep.equal(balances(0n, 300n));
+      expect(await account(C_USD)).to.deep.equal(balances(0n, 200n));
+      const before = await snapshot();
+      expect(ok(await postMany([{ id: "p1-post", pendingId: "p1" }, { id: "p2-post", pendingId: "p2" }]))).to.equal(0);
+      expect(await snapshot()).to.deep.equal(before);
+    });
+
+    it("posts nothing when one of them is unknown or was resolved another way", async () => {
+      const before = await snapshot();
+      failed(await postMany([{ id: "p1-post", pendingId: "p1" }, { id: "x-post", pendingId: "missing" }]), "pending_transfer_not_found");
+      expect(await snapshot()).to.deep.equal(before);
+      ok(await voidIt("p2-void", "p2"));
+      const afterVoid = await snapshot();
+      failed(await postMany([{ id: "p1-post", pendingId: "p1" }, { id: "p2-post", pendingId: "p2" }]), "pending_transfer_already_resolved");
+      expect(await snapshot()).to.deep.equal(afterVoid);
+    });
+  });
+
   describe("queries", () => {
     beforeEach(standardAccounts);
 
