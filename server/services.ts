@@ -34,6 +34,9 @@ export interface DomainServices {
   windows: WindowService;
 }
 
+/** IParticipantRegistry.Status.Active. */
+const ACTIVE = 1n;
+
 /** A bank key the relay approves settlement windows with (the demo's banks only). */
 export type WindowApprover = Signer & { address: string };
 
@@ -77,8 +80,14 @@ export function createDomainServices(deps: {
         if (!contract) throw new Error(`no deposit token at ${token}`);
         const rooms = await Promise.all(
           banks.map(async (bank): Promise<[string, ChainRoom]> => {
-            const [limits, balance, allowance] = await Promise.all([contracts.registry.limitsOf(bank, token), contract.balanceOf(bank), contract.allowance(bank, nettingAddress)]);
-            return [bank.toLowerCase(), { netDebitCap: limits.netDebitCap, balance, allowance }];
+            const [participant, limits, balance, allowance] = await Promise.all([
+              contracts.registry.participant(bank),
+              contracts.registry.limitsOf(bank, token),
+              contract.balanceOf(bank),
+              contract.allowance(bank, nettingAddress),
+            ]);
+            const active = participant.status === ACTIVE && !participant.isSettlementContract;
+            return [bank.toLowerCase(), { active, netDebitCap: limits.singlePaymentCap === 0n ? 0n : limits.netDebitCap, balance, allowance }];
           }),
         );
         return new Map(rooms);

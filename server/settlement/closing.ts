@@ -27,7 +27,7 @@ export async function computeRound(ctx: WindowContext, window: Window): Promise<
   const queued = await queuedPayments(ctx, window, token);
   const excluded = new Map(window.excludedBics.map((bic) => [bic, `${bic} did not approve window ${window.id} in time`]));
   for (const [bic, reason] of queued.suspended) excluded.set(bic, reason);
-  const capacities = token ? await capacitiesOf(ctx, token, queued.addresses) : new Map<string, Capacity>();
+  const capacities = token ? await capacitiesOf(ctx, token, queued.addresses, excluded) : new Map<string, Capacity>();
   const { included, deferred } = selectSettleable(queued.payments, capacities, excluded);
 
   const leaves = included.map((p) => ({
@@ -62,7 +62,8 @@ export async function computeRound(ctx: WindowContext, window: Window): Promise<
         settled_at: empty ? now : null,
         payments_root: root,
         positions: positionsJson(positions),
-        deferred: JSON.stringify(deferred.map((d) => ({ uetr: d.payment.uetr, reason: d.reason }))),
+        // Earlier rounds' deferrals stay listed: those payments left this window then.
+        deferred: JSON.stringify([...window.deferred, ...deferred.map((d) => ({ uetr: d.payment.uetr, reason: d.reason }))]),
         payment_count: included.length,
         gross_total: gross.toString(),
         approval_deadline: root === null ? null : now + ctx.config.approvalMs,
@@ -113,12 +114,14 @@ async function queuedPayments(ctx: WindowContext, window: Window, token: string 
 }
 
 /** A bank may end the window short by the least of its cap, its balance and its allowance. */
-async function capacitiesOf(ctx: WindowContext, token: string, addresses: ReadonlyMap<string, string>): Promise<Map<string, Capacity>> {
+/** Also marks `unavailable` the banks the registry no longer has active (the contract would revert). */
+async function capacitiesOf(ctx: WindowContext, token: string, addresses: ReadonlyMap<string, string>, unavailable: Map<string, string>): Promise<Map<string, Capacity>> {
   const rooms = await ctx.chain.roomOf(token, [...addresses.values()]);
   const capacities = new Map<string, Capacity>();
   for (const [bic, address] of addresses) {
     const room = rooms.get(address.toLowerCase());
     if (!room) continue;
+    if (!room.active && !unavailable.has(bic)) unavailable.set(bic, `${bic} is not active in the participant registry`);
     const limits: [bigint, string][] = [
       [room.netDebitCap, "net debit cap"],
       [room.balance, "token balance"],

@@ -6,6 +6,9 @@ import type { PaymentService } from "../payments/types";
 
 /** Each bank's room to pay in one token, as the chain reports it (minor units). */
 export interface ChainRoom {
+  /** Registered and active in the registry (a suspended bank makes settleWindow revert). */
+  active: boolean;
+  /** Zero where the bank's currency is not enabled (its debit would revert). */
   netDebitCap: bigint;
   balance: bigint;
   /** What the bank lets NettingSettlement pull. */

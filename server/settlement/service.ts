@@ -1,3 +1,4 @@
+import { Signature } from "ethers";
 import { createPoller, silentLogger, type ChainLogger } from "../chain/contracts";
 import { uetrToBytes16 } from "../chain/typed-data";
 import { bicSpellings, canonicalBic, inTransaction, sameBic } from "../payments/store";
@@ -31,6 +32,14 @@ export interface WindowServiceDeps extends WindowContext {
 }
 
 type Outcome<T> = Result<T, WindowErrorCode>;
+
+function canonicalSignature(signature: string): string | null {
+  try {
+    return Signature.from(signature).serialized;
+  } catch {
+    return null; // not an ECDSA signature (bad v, s above the curve's half order, ...)
+  }
+}
 
 const notFound = (id: string) => failure("window_not_found" as const, `no settlement window ${id}`, { windowId: id });
 const MAX_LIST = 100;
@@ -167,14 +176,16 @@ export function createWindowService(deps: WindowServiceDeps): WindowService {
       if (!position) {
         return failure("not_a_window_participant", `${bic ?? "the caller"} has no position in window ${id} round ${window.round}`, { windowId: id, bic: bic ? canonicalBic(bic) : null });
       }
-      if (!verifyApproval(ctx, window, position.bank, input.signature)) {
+      // Stored as the contract takes it (v 27/28): signers that give v 0/1 sign the same digest.
+      const signature = canonicalSignature(input.signature);
+      if (signature === null || !verifyApproval(ctx, window, position.bank, signature)) {
         return failure("invalid_signature", `the signature is not ${position.bic}'s approval of window ${id} round ${window.round} (its root and positions)`, {
           windowId: id,
           round: window.round,
           bank: position.bank,
         });
       }
-      await recordApproval(ctx, window, position.bic, input.signature);
+      await recordApproval(ctx, window, position.bic, signature);
       await advanceApprovals(ctx, window);
       return success(await detail(caller, (await loadWindow(db, dialect, id))!));
     },
