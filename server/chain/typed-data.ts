@@ -82,15 +82,20 @@ export function hashLockTerms(terms: LockTerms): string {
   );
 }
 
-/** A payment's Merkle leaf, as NettingSettlement.paymentLeaf computes it. */
+/**
+ * A payment's Merkle leaf, as NettingSettlement.paymentLeaf computes it: keccak256 of keccak256 of
+ * abi.encode(uetr, debtor, creditor, token, amount). Every field is static, so the encoding is five
+ * 32-byte words written out directly (a window hashes thousands of leaves; the ABI coder's
+ * checksum checks cost ten times the hashing).
+ */
 export function paymentLeafHash(payment: PaymentLeaf): string {
-  const inner = keccak256(
-    abi.encode(
-      ["bytes16", "address", "address", "address", "uint256"],
-      [payment.uetr, payment.debtor, payment.creditor, payment.token, payment.amount],
-    ),
-  );
-  return keccak256(inner);
+  const word = (hex: string, left: boolean) => {
+    const digits = hex.toLowerCase().replace(/^0x/, "");
+    return left ? digits.padEnd(64, "0") : digits.padStart(64, "0");
+  };
+  if (payment.amount < 0n || payment.amount >= 2n ** 256n) throw new RangeError(`leaf amount out of range: ${payment.amount}`);
+  const encoded = `0x${word(payment.uetr, true)}${word(payment.debtor, false)}${word(payment.creditor, false)}${word(payment.token, false)}${payment.amount.toString(16).padStart(64, "0")}`;
+  return keccak256(keccak256(encoded));
 }
 
 /** A UETR (UUID) as the bytes16 payment id used on chain. */

@@ -1,4 +1,4 @@
-import { concat, keccak256 } from "ethers";
+import { keccak256 } from "ethers";
 
 /**
  * A binary Merkle tree with sorted-pair keccak256 hashing, as OpenZeppelin's MerkleProof verifies.
@@ -10,8 +10,10 @@ export interface MerkleTree {
   proof(leafIndex: number): string[];
 }
 
+/** Hashes are compared as lower-case hex of one length, which orders them as numbers. */
 export function hashPair(a: string, b: string): string {
-  return BigInt(a) < BigInt(b) ? keccak256(concat([a, b])) : keccak256(concat([b, a]));
+  const [x, y] = [a.toLowerCase(), b.toLowerCase()];
+  return x < y ? keccak256(`${x}${y.slice(2)}`) : keccak256(`${y}${x.slice(2)}`);
 }
 
 export function buildMerkleTree(leaves: readonly string[]): MerkleTree {

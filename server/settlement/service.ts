@@ -91,7 +91,28 @@ export function createWindowService(deps: WindowServiceDeps): WindowService {
     }
   }
 
-  async function runOnce(): Promise<void> {
+  /** One pass at a time per process: a pass asked for meanwhile runs once the current one ends. */
+  let running: Promise<void> | null = null;
+  let again = false;
+  function runOnce(): Promise<void> {
+    if (running) {
+      again = true;
+      return running;
+    }
+    running = (async () => {
+      try {
+        do {
+          again = false;
+          await drive();
+        } while (again);
+      } finally {
+        running = null;
+      }
+    })();
+    return running;
+  }
+
+  async function drive(): Promise<void> {
     await closeDue();
     const active = await db.selectFrom("settlement_windows").selectAll().where("state", "in", ["CLOSING", "AWAITING_APPROVALS"]).orderBy("sequence").execute();
     for (const window of active.map(toWindow)) {

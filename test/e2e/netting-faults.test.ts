@@ -530,4 +530,26 @@ describe("settlement windows: bad input and faults (HTTP, in-process chain)", fu
       if (paused) await (await netting.connect(admin).unpause()).wait();
     }
   });
+  it("lets a bank suspended in the registry wait for the next window instead of failing everyone's", async () => {
+    const { registry, admin, banks } = world.fixture;
+    const settles = await payNet(0, 1, "250", "GBP");
+    const held = await payNet(2, 3, "150", "GBP");
+    await (await registry.connect(admin).suspend(banks[3].address)).wait();
+    try {
+      expect((await close(settles.windowId)).status).to.equal(200);
+      const w = await windowReaches(settles.windowId, (x) => x.state !== "OPEN" && x.state !== "CLOSING", "closed");
+      expect(w.deferred).to.deep.include({ uetr: held.uetr, reason: `${world.bic(3)} is not active in the participant registry` });
+      for (const p of w.positions.filter((x: { approvalRequired: boolean }) => x.approvalRequired)) {
+        await approve([0, 1, 2, 3].find((i) => world.bic(i) === p.bic)!, settles.windowId);
+      }
+      const settled = await settledOrFailed(settles.windowId);
+      expect(settled.state, settled.failureReason).to.equal("SETTLED");
+      expect(settled.includedPayments).to.include(settles.uetr);
+      const waiting = await payment(held.uetr);
+      expect(waiting.status).to.equal("QUEUED");
+      expect(waiting.windowId).to.not.equal(settles.windowId);
+    } finally {
+      await (await registry.connect(admin).reactivate(banks[3].address)).wait();
+    }
+  });
 });
