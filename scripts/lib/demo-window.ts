@@ -112,13 +112,17 @@ export async function runDemoWindow(options: {
   // All join the currency's open window, unless its schedule (WINDOW_INTERVAL_SECONDS) closed it
   // meanwhile: then the last payments are in the next one, which is the one closed here.
   const windowId = sent[sent.length - 1].windowId;
-  const closed = await call<WindowJson>("POST", `/v1/windows/${windowId}/close`, keys.treasury).catch(async (error: Error) => {
-    // Closed on schedule between the last payment and now: it settles all the same.
-    const window = await call<WindowJson>("GET", `/v1/windows/${windowId}`, keys.treasury);
-    if (window.state === "OPEN") throw error;
-    return window;
-  });
-  log(`  window   ${windowId} closed by treasury (${closed.paymentCount} payments); the relay signs the demo banks' approvals`);
+  const closedBy = await call<WindowJson>("POST", `/v1/windows/${windowId}/close`, keys.treasury).then(
+    () => "treasury",
+    async (error: Error) => {
+      // Closed on schedule between the last payment and now: it settles all the same.
+      const window = await call<WindowJson>("GET", `/v1/windows/${windowId}`, keys.treasury);
+      if (window.state === "OPEN") throw error;
+      return "its schedule";
+    },
+  );
+  const joined = sent.filter((p) => p.windowId === windowId).length;
+  log(`  window   ${windowId} closed by ${closedBy} with ${joined} payments; the relay signs the debtor banks' approvals`);
 
   let window: WindowJson;
   for (;;) {

@@ -6,13 +6,14 @@ import path from "node:path";
 import { expect } from "chai";
 import hre from "hardhat";
 import { JsonRpcProvider } from "ethers";
-import { ParticipantRegistry__factory, DepositToken__factory } from "../../typechain-types";
+import { ParticipantRegistry__factory, DepositToken__factory, NettingSettlement__factory } from "../../typechain-types";
 import { DEMO_BANKS, DEMO_CURRENCIES } from "../../scripts/lib/demo";
 import { eventually } from "../support/eventually";
 
 const ROOT = path.resolve(__dirname, "../..");
 const READY = /Corridor local network ready at (\S+)\./;
 const RELAY = /Relay API\s+(\S+)\/v1/;
+const DEMO_WINDOW = /settled\s+window (\S+) \(EUR #\d+\): (\d+) payments/;
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -47,7 +48,7 @@ function waitForOutput(child: ChildProcess, pattern: RegExp, timeoutMs: number):
 }
 
 describe("npm start (local network)", function () {
-  this.timeout(180_000);
+  this.timeout(300_000);
   let child: ChildProcess | undefined;
 
   before(function () {
@@ -60,7 +61,7 @@ describe("npm start (local network)", function () {
     if (child && child.exitCode === null) child.kill("SIGKILL");
   });
 
-  it("serves JSON-RPC with deployed contracts and funded demo banks, settles the README's payment, and stops on SIGINT", async () => {
+  it("serves JSON-RPC with deployed contracts and funded demo banks, settles a demo window with proofs and the README's payment, and stops on SIGINT", async () => {
     const port = await freePort();
     const databaseDir = mkdtempSync(path.join(tmpdir(), "corridor-start-"));
     child = spawn(path.join(ROOT, "node_modules/.bin/hardhat"), ["start", "--port", String(port)], {
@@ -70,7 +71,8 @@ describe("npm start (local network)", function () {
     });
     let output = "";
     child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
-    const [, url] = await waitForOutput(child, READY, 150_000);
+    child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString())); // warnings
+    const [, url] = await waitForOutput(child, READY, 240_000);
     const relayUrl = output.match(RELAY)?.[1];
     expect(relayUrl, "the relay's URL is printed").to.be.a("string");
     const ready = await fetch(`${relayUrl}/readyz`);
@@ -80,7 +82,7 @@ describe("npm start (local network)", function () {
 
     const provider = new JsonRpcProvider(url, undefined, { staticNetwork: true });
     const record = require(path.join(ROOT, "deployments/31337.json")) as {
-      contracts: { ParticipantRegistry: string; tokens: Record<string, string> };
+      contracts: { ParticipantRegistry: string; NettingSettlement: string; tokens: Record<string, string> };
     };
     const registry = ParticipantRegistry__factory.connect(record.contracts.ParticipantRegistry, provider);
     expect(Object.keys(record.contracts.tokens)).to.deep.equal([...DEMO_CURRENCIES]);
@@ -93,6 +95,35 @@ describe("npm start (local network)", function () {
       const gbp = DepositToken__factory.connect(record.contracts.tokens.GBP, provider);
       expect(await gbp.balanceOf(account)).to.equal(1_000_000_000n);
     }
+
+    // The demo window: its net payments settled on chain, and a payment's proof checks out.
+    expect(output, "no demo window warning").not.to.match(/Warning: the demo/);
+    const demo = output.match(DEMO_WINDOW);
+    expect(demo, `the demo window's summary is printed; output:\n${output}`).to.not.equal(null);
+    expect(demo![2]).to.equal("12");
+    expect(output).to.match(/gross\s+78600\.00 EUR, net 9200\.00 EUR/);
+    expect(output).to.match(/tx\s+0x[0-9a-f]{64}/);
+    expect(output).to.contain("proof verified on chain: true");
+    const treasury = { authorization: `Bearer ${output.match(/treasury\s+(crd_\S+)/)![1]}` };
+    const window = (await (await fetch(`${relayUrl}/v1/windows/${demo![1]}`, { headers: treasury })).json()) as {
+      state: string;
+      paymentCount: number;
+      txHash: string;
+      includedPayments: string[];
+    };
+    expect(window.state).to.equal("SETTLED");
+    expect(window.paymentCount).to.equal(12);
+    expect(window.includedPayments).to.have.length(12);
+    const receipt = await provider.getTransactionReceipt(window.txHash);
+    expect(receipt?.status).to.equal(1);
+    const netting = NettingSettlement__factory.connect(record.contracts.NettingSettlement, provider);
+    const proofRes = await fetch(`${relayUrl}/v1/payments/${window.includedPayments[5]}/proof`, { headers: treasury });
+    expect(proofRes.status).to.equal(200);
+    const proof = (await proofRes.json()) as { chainWindowId: string; leaf: { uetr: string; debtor: string; creditor: string; token: string; amount: string }; proof: string[] };
+    expect(proof.leaf.token).to.equal(record.contracts.tokens.EUR);
+    const leaf = { ...proof.leaf, amount: BigInt(proof.leaf.amount) };
+    expect(await netting.verifyPayment(proof.chainWindowId, leaf, proof.proof)).to.equal(true);
+    expect(await netting.verifyPayment(proof.chainWindowId, { ...leaf, amount: leaf.amount + 1n }, proof.proof)).to.equal(false);
     provider.destroy();
 
     // The README's payment, as its curl sends it, reaches SETTLED.
