@@ -46,7 +46,7 @@ const WindowDetail = Window.extend({
   approvals: z.array(z.object({ bic: s.Bic, at })),
   includedPayments: z.array(s.Uuid).openapi({ description: "In leaf order; a bank sees its own only" }),
   approvalRequest: z
-    .object({ digest: z.string(), typedData: z.record(z.string(), z.unknown()) })
+    .object({ digest: z.string(), typedData: z.object({}).passthrough() })
     .nullable()
     .openapi({ description: "While AWAITING_APPROVALS: the EIP-712 SettlementWindow message to sign (eth_signTypedData_v4) and its digest" }),
 }).openapi("SettlementWindowDetail");
@@ -64,7 +64,7 @@ const Proof = z
     paymentsRoot: z.string(),
     txHash: z.string().nullable(),
   })
-  .openapi("InclusionProof", { description: "Check with NettingSettlement.verifyPayment(chainWindowId, leaf, proof)" });
+  .openapi("InclusionProof");
 
 const json = (schema: z.ZodType, description: string) => ({ description, content: { "application/json": { schema } } });
 

@@ -19,6 +19,7 @@ export function buildOpenApiDocument(serverUrl?: string): ReturnType<OpenApiGene
   const errors = {
     400: json(s.ErrorResponse, "Malformed request (codes: malformed_json, missing_field, unknown_field, invalid_field, invalid_amount, missing_idempotency_key)"),
     401: json(s.ErrorResponse, "No or unknown API key"),
+    403: json(s.ErrorResponse, "forbidden: the key's role may not do this"),
     409: json(s.ErrorResponse, "idempotency_conflict, or a state conflict"),
     413: json(s.ErrorResponse, "payload_too_large"),
     415: json(s.ErrorResponse, "unsupported_media_type"),

@@ -434,7 +434,8 @@ describe("relay crash safety (corridor serve as a child process, SIGKILL and res
         if (aborted) return;
         const enough = kills.length >= TARGET_KILLS && intake.done && killsDuringSettlement() >= MIN_KILLS_DURING_SETTLEMENT;
         if (enough) return;
-        const uptimeMs = intake.done ? between(400, 2_500) : between(700, 3_000);
+        // Short lives after intake, so that settlement (which moves on only while the relay is up) spans several kills.
+        const uptimeMs = intake.done ? between(300, 1_200) : between(700, 3_000);
         await sleep(uptimeMs);
         const phase = intake.done ? "settlement" : "intake";
         const state = await relayState(proc.url);
