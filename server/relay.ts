@@ -188,9 +188,6 @@ function createMetrics(database: DatabaseHandle, indexer: ChainIndexer): Registr
   statusGauge(registry, "corridor_webhook_deliveries", "Webhook events not delivered, by status (dead: out of attempts)", ["pending", "dead"], () =>
     db.selectFrom("webhook_deliveries").select(["status", count]).where("status", "in", ["pending", "dead"]).groupBy("status").execute(),
   );
-  statusGauge(registry, "corridor_settlement_windows", "Settlement windows by state", ["OPEN", "CLOSING", "AWAITING_APPROVALS", "SETTLING", "FAILED"], () =>
-    db.selectFrom("settlement_windows").select(["state as status", count]).where("state", "!=", "SETTLED").groupBy("state").execute(),
-  );
   new Gauge({
     name: "corridor_indexer_lag_blocks",
     help: "Blocks between the chain head and the last indexed block",
