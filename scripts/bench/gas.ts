@@ -27,6 +27,7 @@ import {
 } from "../../server/chain/typed-data";
 import { computeNetPositions, type Obligation } from "../../server/settlement/net-positions";
 import { buildMerkleTree } from "../../server/settlement/merkle";
+import { seededRandom } from "../lib/seeded-random";
 
 const NETTING_BANKS = 10;
 const NETTING_SIZES = [10, 100, 1000];
@@ -44,17 +45,6 @@ function randomUetr(): string {
   return hexlify(randomBytes(16));
 }
 
-/** Deterministic PRNG (mulberry32) so every run nets the same obligations. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 async function main(): Promise<void> {
   const { ethers } = hre;

@@ -44,6 +44,7 @@ import type { Caller } from "../../server/payments/types";
 import { ZERO_BYTES16, ZERO_BYTES32, uetrToBytes16, type LockTerms } from "../../server/chain/typed-data";
 import { ROOT, sleep } from "./lib/processes";
 import { round } from "./lib/usage";
+import { seededRandom } from "../lib/seeded-random";
 
 const SIZES = (process.env.BENCH_NETTING_SIZES ?? "100,1000,10000").split(",").filter(Boolean).map(Number);
 const CONFIRMATIONS = Number(process.env.BENCH_NETTING_CONFIRMATIONS ?? 1);
@@ -64,17 +65,6 @@ const TARGET_CLOSE_TO_SETTLED_MS_AT_10000 = 5_000;
 const RISK_CAP = "GBP=1000000000000000";
 const TREASURY: Caller = { keyId: "bench", role: "treasury", bic: null };
 
-/** Deterministic PRNG (mulberry32), as scripts/bench/gas.ts. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A UUID v4 from the PRNG, so that the UETRs (and the Merkle tree) are the same every run. */
 function seededUetr(random: () => number): string {

@@ -20,6 +20,7 @@ import { uetrToBytes16 } from "../../server/chain/typed-data";
 import { verifyWebhookSignature } from "../../server/webhooks/signature";
 import { allowOperator, apiClient, deploymentOf, OPERATOR_KEY, startRpcServer } from "./relay-harness";
 import { eventually } from "../support/eventually";
+import { seededRandom } from "../../scripts/lib/seeded-random";
 
 /**
  * Crash safety of the relay as it is deployed: `corridor serve` in a child process, SIGKILLed at
@@ -40,17 +41,6 @@ const TARGET_KILLS = Math.max(MIN_KILLS, Number(process.env.CRASH_KILLS ?? 7));
 /** Kills made after intake had finished while the relay had work left (payments, transactions or webhooks). */
 const MIN_KILLS_DURING_SETTLEMENT = 2;
 const STATUSES = ["RECEIVED", "SUBMITTED", "LOCKED", "SETTLED"];
-/** mulberry32: a small seeded generator, so a failing run's choices can be replayed. */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 

@@ -8,6 +8,7 @@ import { deployCorridorFixture, TEST_BANKS, TEST_CURRENCIES } from "../contracts
 import { DEFAULT_DEMO_LIMITS, setUpDemoBanks, type DemoBank } from "../../scripts/lib/demo";
 import { provisionDemoRelay } from "../../scripts/lib/demo-relay";
 import { majorToMinorUnits } from "../../server/config/currencies";
+import { seededRandom } from "../../scripts/lib/seeded-random";
 
 /**
  * A day of mixed traffic among five banks in three currencies (GBP, JPY with no minor unit, BHD
@@ -43,17 +44,6 @@ interface Sent {
   legB?: { uetr: string; currency: string; amount: bigint };
 }
 
-/** mulberry32: the same traffic on every run (SCENARIO_SEED replays another). */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 async function inPool<T>(items: readonly T[], limit: number, work: (item: T, index: number) => Promise<void>): Promise<void> {
   let next = 0;
