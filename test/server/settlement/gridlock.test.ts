@@ -23,6 +23,13 @@ function netPositions(list: readonly Candidate[]): Map<string, bigint> {
   return net;
 }
 
+/** No bank ends more than its limit short (limit 0 without a capacity entry). */
+function expectFeasible(included: readonly Candidate[], caps: ReadonlyMap<string, Capacity>): void {
+  for (const [bic, net] of netPositions(included)) {
+    expect(net >= -(caps.get(bic)?.limit ?? 0n), `${bic} nets ${net}`).to.equal(true);
+  }
+}
+
 describe("Settlement gridlock resolution: which of a window's payments settle", () => {
   describe("orderForSettlement", () => {
     it("orders high priority first, then by arrival, then by uetr, without touching the input", () => {
@@ -255,10 +262,7 @@ describe("Settlement gridlock resolution: which of a window's payments settle", 
     it("settles only a feasible set: no bank ends more than its limit short", () => {
       fc.assert(
         fc.property(world(smallLimit), ({ payments, caps }) => {
-          const { included } = selectSettleable(payments, caps);
-          for (const [bic, net] of netPositions(included)) {
-            expect(net >= -(caps.get(bic)?.limit ?? 0n), `${bic} nets ${net}`).to.equal(true);
-          }
+          expectFeasible(selectSettleable(payments, caps).included, caps);
         }),
         RUNS,
       );
@@ -269,10 +273,7 @@ describe("Settlement gridlock resolution: which of a window's payments settle", 
         fc.property(world(smallLimit), fc.array(fc.integer({ min: 0, max: 5 }), { maxLength: 3 }), ({ payments, caps }, missing) => {
           const partial = new Map(caps);
           for (const i of missing) partial.delete(`B${i}`);
-          const { included } = selectSettleable(payments, partial);
-          for (const [bic, net] of netPositions(included)) {
-            expect(net >= -(partial.get(bic)?.limit ?? 0n), `${bic} nets ${net}`).to.equal(true);
-          }
+          expectFeasible(selectSettleable(payments, partial).included, partial);
         }),
         RUNS,
       );
@@ -328,9 +329,7 @@ describe("Settlement gridlock resolution: which of a window's payments settle", 
             const expected = unavailable.get(p.debtor) ?? unavailable.get(p.creditor) ?? `${p.debtor} would exceed its net debit cap of ${caps.get(p.debtor)!.limit}`;
             expect(reason).to.equal(expected);
           }
-          for (const [bic, net] of netPositions(included)) {
-            expect(net >= -caps.get(bic)!.limit).to.equal(true);
-          }
+          expectFeasible(included, caps);
         }),
         RUNS,
       );
