@@ -27,6 +27,7 @@ import { paymentRoutes } from "./routes/payments";
 import { statementRoutes } from "./routes/statements";
 import { paymentProofRoutes, windowRoutes } from "./routes/windows";
 import { systemRoutes, type ReadinessCheck } from "./routes/system";
+import { dashboardRoutes } from "./routes/dashboard";
 
 export interface AppDeps {
   db: Kysely<Database>;
@@ -63,6 +64,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(requestMetrics(deps.metrics));
 
   app.use(systemRoutes({ readiness: deps.readiness, metrics: deps.metrics, openApi: memoize(() => buildOpenApiDocument()) }));
+  app.use("/dashboard", dashboardRoutes());
 
   const v1 = express.Router();
   v1.use(
