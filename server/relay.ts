@@ -3,7 +3,6 @@ import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { JsonRpcProvider, Wallet } from "ethers";
 import pino, { type Logger } from "pino";
-import { Gauge, Registry, collectDefaultMetrics } from "prom-client";
 import { sql } from "kysely";
 import type { DeploymentRecord } from "../scripts/lib/deploy";
 import { connectCorridor } from "./chain/contracts";
@@ -12,6 +11,7 @@ import { createChainSubmitter, type ChainSubmitter } from "./chain/submitter";
 import type { RelayConfig } from "./config/env";
 import { openDatabase, type DatabaseHandle } from "./db/database";
 import { createApp } from "./http/app";
+import { createMetrics } from "./metrics";
 import { reconciliationRoutes } from "./http/routes/reconciliation";
 import { webhookRoutes } from "./http/routes/webhooks";
 import { createDomainServices, type DomainServices, type WindowApprover } from "./services";
@@ -108,7 +108,7 @@ export async function startRelay(config: RelayConfig, options: RelayOptions): Pr
     logger: chainLogger,
   });
 
-  const metrics = createMetrics(database, indexer);
+  const metrics = createMetrics({ database, indexer, feed: services.paymentFeed });
   const app = createApp({
     db,
     transact: database.transact,
@@ -121,6 +121,8 @@ export async function startRelay(config: RelayConfig, options: RelayOptions): Pr
     funds,
     fx,
     windows,
+    treasury: services.treasury,
+    paymentFeed: services.paymentFeed,
     xmlBodyLimit: `${config.ISO_BODY_LIMIT_BYTES}b`,
     chainBalance: async (address, currency) => {
       const token = contracts.tokens[currency];
@@ -172,51 +174,4 @@ export async function startRelay(config: RelayConfig, options: RelayOptions): Pr
       logger.info("relay stopped");
     },
   };
-}
-
-function createMetrics(database: DatabaseHandle, indexer: ChainIndexer): Registry {
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: "corridor_" });
-  const { db } = database;
-  const count = db.fn.countAll<number>().as("count");
-  statusGauge(registry, "corridor_payments", "Payments by status", undefined, () =>
-    db.selectFrom("payments").select(["status", count]).groupBy("status").execute(),
-  );
-  statusGauge(registry, "corridor_outbox_depth", "Chain intents not yet done, by status", ["pending", "sent"], () =>
-    db.selectFrom("chain_intents").select(["status", count]).where("status", "in", ["pending", "sent"]).groupBy("status").execute(),
-  );
-  statusGauge(registry, "corridor_webhook_deliveries", "Webhook events not delivered, by status (dead: out of attempts)", ["pending", "dead"], () =>
-    db.selectFrom("webhook_deliveries").select(["status", count]).where("status", "in", ["pending", "dead"]).groupBy("status").execute(),
-  );
-  new Gauge({
-    name: "corridor_indexer_lag_blocks",
-    help: "Blocks between the chain head and the last indexed block",
-    registers: [registry],
-    async collect() {
-      this.set((await indexer.head().catch(() => ({ lag: -1 }))).lag);
-    },
-  });
-  return registry;
-}
-
-/** A gauge of row counts by status, read at each scrape; `statuses` are reported even at zero. */
-function statusGauge(
-  registry: Registry,
-  name: string,
-  help: string,
-  statuses: readonly string[] | undefined,
-  read: () => Promise<{ status: string; count: number | string | bigint }[]>,
-): void {
-  new Gauge({
-    name,
-    help,
-    labelNames: ["status"],
-    registers: [registry],
-    async collect() {
-      const rows = await read();
-      this.reset();
-      for (const status of statuses ?? []) this.set({ status }, 0);
-      for (const row of rows) this.set({ status: row.status }, Number(row.count));
-    },
-  });
 }

@@ -19,6 +19,8 @@ import { createWindowService } from "./settlement/service";
 import type { ChainRoom } from "./settlement/context";
 import type { WindowService } from "./settlement/types";
 import type { ChainLogger } from "./chain/contracts";
+import { createPaymentFeed, type PaymentFeed } from "./payments/feed";
+import { createTreasuryService, type TreasuryService } from "./treasury/service";
 
 /** The domain services over one database and chain: what the relay serves and the CLI administers. */
 export interface DomainServices {
@@ -32,6 +34,8 @@ export interface DomainServices {
   reconciliation: ReconciliationService;
   fx: FxService;
   windows: WindowService;
+  treasury: TreasuryService;
+  paymentFeed: PaymentFeed;
 }
 
 /** IParticipantRegistry.Status.Active. */
@@ -54,6 +58,11 @@ export function createDomainServices(deps: {
   const tokens = deployment.contracts.tokens;
   const tokenAddress = (currency: string): string | undefined => tokens[currency];
   const contracts = connectCorridor(deployment, deps.provider);
+  const tokenContract = (currency: string) => {
+    const token = contracts.tokens[currency];
+    if (!token) throw new Error(`no deposit token for ${currency}`);
+    return token;
+  };
 
   const ledger = createLedgerService({ dialect, now });
   const risk = createRiskService({
@@ -128,17 +137,27 @@ export function createDomainServices(deps: {
     db,
     dialect,
     currencyOfToken: (address) => currencyByToken.get(address.toLowerCase()),
-    tokenSupply: async (currency) => {
-      const token = contracts.tokens[currency];
-      if (!token) throw new Error(`no deposit token for ${currency}`);
-      return token.totalSupply();
-    },
+    tokenSupply: (currency) => tokenContract(currency).totalSupply(),
     config: { graceSeconds: config.RECON_GRACE_SECONDS, reserveAccounts: config.RESERVE_ACCOUNTS },
+  });
+  const participants = createParticipantService({ db, ledger, currencies: Object.keys(tokens) });
+  const treasury = createTreasuryService({
+    db,
+    ledger,
+    participants,
+    chain: {
+      currencies: Object.keys(tokens),
+      balanceOf: (address, currency) => tokenContract(currency).balanceOf(address),
+      netDebitCap: async (address, currency) => (await contracts.registry.limitsOf(address, tokens[currency])).netDebitCap,
+      tokenSupply: (currency) => tokenContract(currency).totalSupply(),
+    },
+    reserveAccounts: config.RESERVE_ACCOUNTS,
+    now,
   });
   return {
     ledger,
     auth: createAuthService({ db }),
-    participants: createParticipantService({ db, ledger, currencies: Object.keys(tokens) }),
+    participants,
     payments,
     funds,
     statements: createStatementService({ db, onNewEntry: funds.recordReserveEntry, now }),
@@ -146,5 +165,7 @@ export function createDomainServices(deps: {
     reconciliation,
     fx,
     windows,
+    treasury,
+    paymentFeed: createPaymentFeed({ db, now }),
   };
 }

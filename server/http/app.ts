@@ -15,6 +15,8 @@ import type { FxService } from "../fx/service";
 import type { InterchangeService } from "../interchange/service";
 import type { StatementService } from "../statements/service";
 import type { WindowService } from "../settlement/types";
+import type { TreasuryService } from "../treasury/service";
+import type { PaymentFeed } from "../payments/feed";
 import { ApiError, errorHandler, notFoundHandler, sendError } from "./errors";
 import { authenticate, requireBodyType, XML_MEDIA_TYPES } from "./middleware";
 import { buildOpenApiDocument } from "./openapi";
@@ -27,6 +29,8 @@ import { paymentRoutes } from "./routes/payments";
 import { statementRoutes } from "./routes/statements";
 import { paymentProofRoutes, windowRoutes } from "./routes/windows";
 import { systemRoutes, type ReadinessCheck } from "./routes/system";
+import { eventRoutes } from "./routes/events";
+import { treasuryRoutes } from "./routes/treasury";
 import { dashboardRoutes } from "./routes/dashboard";
 
 export interface AppDeps {
@@ -43,6 +47,8 @@ export interface AppDeps {
   funds: FundsService;
   fx: FxService;
   windows: WindowService;
+  treasury: TreasuryService;
+  paymentFeed: PaymentFeed;
   readiness: ReadinessCheck[];
   metrics: Registry;
   /** Extra authenticated routers mounted under /v1 (e.g. webhooks administration). */
@@ -98,6 +104,8 @@ export function createApp(deps: AppDeps): Express {
   v1.use("/accounts", accountRoutes({ db: deps.db, ledger: deps.ledger, participants: deps.participants, chainBalance: deps.chainBalance }));
   v1.use("/participants", participantRoutes({ db: deps.db, participants: deps.participants }));
   v1.use("/keys", keyRoutes({ db: deps.db, auth: deps.auth }));
+  v1.use("/events", eventRoutes({ feed: deps.paymentFeed, logError: deps.logError }));
+  v1.use(treasuryRoutes({ treasury: deps.treasury }));
   for (const { path, router } of deps.extraRoutes ?? []) v1.use(path, router);
   app.use("/v1", v1);
 

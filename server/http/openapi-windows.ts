@@ -49,6 +49,15 @@ const WindowDetail = Window.extend({
     .object({ digest: z.string(), typedData: z.object({}).passthrough() })
     .nullable()
     .openapi({ description: "While AWAITING_APPROVALS: the EIP-712 SettlementWindow message to sign (eth_signTypedData_v4) and its digest" }),
+  projected: z
+    .object({
+      paymentCount: z.number().int(),
+      grossTotal: z.string(),
+      positions: z.array(z.object({ bic: s.Bic, amount: z.string().openapi({ description: "Minor units, signed: negative would pay in" }) })),
+      obligations: z.array(z.object({ debtor: s.Bic, creditor: s.Bic, count: z.number().int(), amount: z.string() })),
+    })
+    .nullable()
+    .openapi({ description: "While OPEN: the queued payments summed per pair of banks and their projected net positions (a bank sees its own only)" }),
 }).openapi("SettlementWindowDetail");
 
 const Proof = z

@@ -116,6 +116,7 @@ export const ListPaymentsQuery = z.strictObject({
   status: PaymentStatus.optional(),
   debtorAgent: Bic.optional(),
   creditorAgent: Bic.optional(),
+  bic: Bic.optional().openapi({ description: "Payments where this bank is the debtor or the creditor agent" }),
   currency: Currency.optional(),
   endToEndId: z.string().min(1).max(35).optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),

@@ -169,6 +169,10 @@ async function listPayments(ctx: PaymentContext, caller: Caller, filter: Payment
   if (filter.status) query = query.where("status", "=", filter.status);
   if (filter.debtorAgent) query = query.where("debtor_bic", "in", bicSpellings(filter.debtorAgent));
   if (filter.creditorAgent) query = query.where("creditor_bic", "in", bicSpellings(filter.creditorAgent));
+  if (filter.bic) {
+    const either = bicSpellings(filter.bic);
+    query = query.where((eb) => eb.or([eb("debtor_bic", "in", either), eb("creditor_bic", "in", either)]));
+  }
   if (filter.currency) query = query.where("currency", "=", filter.currency);
   if (filter.endToEndId) query = query.where("end_to_end_id", "=", filter.endToEndId);
   if (cursor) {

@@ -120,6 +120,8 @@ export interface PaymentFilter {
   status?: PaymentStatus;
   debtorAgent?: string;
   creditorAgent?: string;
+  /** Either agent. */
+  bic?: string;
   currency?: string;
   endToEndId?: string;
   limit: number;

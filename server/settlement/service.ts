@@ -8,6 +8,7 @@ import { advanceApprovals, approvalRequest, approvalsOf, recordApproval, verifyA
 import { computeRound, moveOn } from "./closing";
 import type { WindowContext } from "./context";
 import { buildMerkleTree } from "./merkle";
+import { projectOpenWindow } from "./projection";
 import type { InclusionProof, Window, WindowDetail, WindowErrorCode, WindowService } from "./types";
 import { chainWindowId, loadWindow, openWindowOf, toWindow } from "./window-store";
 
@@ -66,6 +67,7 @@ export function createWindowService(deps: WindowServiceDeps): WindowService {
       approvals: [...approvals.entries()].map(([bic, a]) => ({ bic, at: a.at })),
       includedPayments: rows.map((r) => r.uetr),
       approvalRequest: window.state === "AWAITING_APPROVALS" ? approvalRequest(ctx, window) : null,
+      projected: window.state === "OPEN" ? await projectOpenWindow(db, window.id, isTreasury(caller) ? undefined : (caller.bic ?? "")) : null,
     };
   }
 

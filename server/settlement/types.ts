@@ -5,6 +5,8 @@ import type { Caller } from "../payments/types";
 import type { Result } from "../shared/result";
 
 /** A bank's net position in a window: negative pays in, positive is paid out. */
+import type { WindowProjection } from "./projection";
+
 export interface WindowPosition {
   bic: string;
   bank: string;
@@ -42,6 +44,8 @@ export interface WindowDetail extends Window {
   includedPayments: string[];
   /** The EIP-712 message debtor banks sign this round (while approvals are gathered). */
   approvalRequest: ApprovalRequest | null;
+  /** An OPEN window's queued obligations and projected net positions; null once it closed. */
+  projected: WindowProjection | null;
 }
 
 export interface ApprovalRequest {

@@ -64,6 +64,12 @@ export function windowDetailToJson(w: WindowDetail) {
     approvals: w.approvals.map((a) => ({ bic: a.bic, at: iso(a.at) })),
     includedPayments: w.includedPayments,
     approvalRequest: w.approvalRequest,
+    projected: w.projected && {
+      paymentCount: w.projected.paymentCount,
+      grossTotal: w.projected.grossTotal.toString(),
+      positions: w.projected.positions.map((p) => ({ bic: p.bic, amount: p.amount.toString() })),
+      obligations: w.projected.obligations.map((o) => ({ ...o, amount: o.amount.toString() })),
+    },
   };
 }
 
