@@ -3,6 +3,7 @@ import { z } from "zod";
 import { registerInterchangePaths } from "./openapi-interchange";
 import { registerFxPaths } from "./openapi-fx";
 import { registerWindowPaths } from "./openapi-windows";
+import { registerTreasuryPaths } from "./openapi-treasury";
 import * as s from "./schemas";
 
 /** OpenAPI 3 document generated from the same zod schemas that validate requests. */
@@ -106,6 +107,7 @@ export function buildOpenApiDocument(serverUrl?: string): ReturnType<OpenApiGene
   registerInterchangePaths(registry, { security, idempotencyKey, errors });
   registerFxPaths(registry, { security, idempotencyKey, errors });
   registerWindowPaths(registry, { security, idempotencyKey, errors });
+  registerTreasuryPaths(registry, { security, idempotencyKey, errors });
   for (const [method, path, summary] of [
     ["get", "/healthz", "Liveness"],
     ["get", "/readyz", "Readiness: database and RPC answer"],

@@ -29,7 +29,8 @@ export async function readPaymentStats(db: Kysely<Database>, range: { minutes: n
 }
 
 async function readPerMinute(db: Kysely<Database>, firstMinute: number, minutes: number): Promise<PaymentStats["perMinute"]> {
-  const minute = sql<number>`at / ${MINUTE}`;
+  // A literal, not a parameter: the same expression must appear in the select and the group by.
+  const minute = sql<number>`at / ${sql.lit(MINUTE)}`;
   const rows = await db
     .selectFrom("payment_status_history")
     .select([minute.as("minute"), "status", db.fn.countAll<number>().as("count")])
