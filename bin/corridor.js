@@ -35,6 +35,7 @@ if (builtIsFresh()) {
   cli = require("../server/cli");
 }
 cli.main(process.argv).catch((error) => {
-  console.error(error instanceof Error ? error.message : error);
+  const code = error && typeof error.code === "string" ? `${error.code}: ` : "";
+  console.error(error instanceof Error ? code + error.message : error);
   process.exitCode = 1;
 });

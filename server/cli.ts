@@ -8,6 +8,7 @@ import { startRelay } from "./relay";
 import { createAuthService } from "./auth/service";
 import { loadConfig } from "./config/env";
 import { openDatabase, type DatabaseHandle } from "./db/database";
+import { backupDatabase, restoreDatabase, type DatabaseCheck } from "./db/backup";
 import { parseCamt, type CamtMessage } from "./iso20022/camt";
 import { createDomainServices, type DomainServices } from "./services";
 
@@ -95,7 +96,29 @@ export async function main(argv: string[]): Promise<void> {
       });
     });
 
+  const database = program.command("db").description("the relay's SQLite database (PostgreSQL: use pg_dump and pg_restore)");
+  database
+    .command("backup <file>")
+    .description("copy the database to FILE (safe while the relay runs), then check the copy")
+    .option("--force", "overwrite FILE if it exists")
+    .action(async (file: string, options: { force?: boolean }) => {
+      printCheck("backed up", await backupDatabase(loadConfig().DATABASE_URL, file, { force: options.force }));
+    });
+  database
+    .command("restore <file>")
+    .description("replace the database with backup FILE (stop the relay first); the replaced one is kept beside it")
+    .action((file: string) => {
+      const { restored, previous } = restoreDatabase(loadConfig().DATABASE_URL, file);
+      printCheck("restored", restored);
+      if (previous) console.log(`the database it replaced is kept as ${previous}`);
+    });
+
   await program.parseAsync(argv);
+}
+
+function printCheck(what: string, check: DatabaseCheck): void {
+  console.log(JSON.stringify({ [what]: check.file, ...check, file: undefined }, null, 2));
+  if (!check.ledgerBalanced) console.warn("warning: the ledger's debits and credits differ in some currency; reconcile before relying on it");
 }
 
 function readStatementFile(file: string): CamtMessage {

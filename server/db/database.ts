@@ -32,7 +32,8 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (value: string) => Number(value))
  * SQLite file (a path, or `sqlite:` followed by a path) in WAL mode. Migrations are applied.
  */
 export async function openDatabase(url: string, options: { poolSize?: number } = {}): Promise<DatabaseHandle> {
-  const handle = /^postgres(ql)?:\/\//.test(url) ? openPostgres(url, options.poolSize ?? 10) : openSqlite(url);
+  const file = sqliteFileOf(url);
+  const handle = file === null ? openPostgres(url, options.poolSize ?? 10) : openSqlite(file);
   try {
     await migrateToLatest(handle.db, handle.dialect);
   } catch (error) {
@@ -42,8 +43,12 @@ export async function openDatabase(url: string, options: { poolSize?: number } =
   return handle;
 }
 
-function openSqlite(url: string): DatabaseHandle {
-  const file = url.replace(/^sqlite:(\/\/)?/, "");
+/** The SQLite file a DATABASE_URL names; null for PostgreSQL. */
+export function sqliteFileOf(url: string): string | null {
+  return /^postgres(ql)?:\/\//.test(url) ? null : url.replace(/^sqlite:(\/\/)?/, "");
+}
+
+function openSqlite(file: string): DatabaseHandle {
   if (file !== ":memory:") mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   const sqlite = new SqliteDatabase(file);
   sqlite.pragma("journal_mode = WAL");
