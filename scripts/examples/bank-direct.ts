@@ -200,7 +200,7 @@ export async function runBankDirect(options: BankDirectOptions): Promise<BankDir
   if (stateAfterLock !== PaymentState.Locked || stateAfterRelease !== PaymentState.Released) {
     throw new Error(`escrow states ${stateAfterLock} then ${stateAfterRelease}, expected Locked (1) then Released (2)`);
   }
-  log(`balances debtor -${show(moved.debtor)}, creditor +${show(moved.creditor)}, escrow back to ${show(result.escrow.afterRelease)}`);
+  log(`balances debtor -${show(moved.debtor)}, creditor +${show(moved.creditor)}, escrow +${show(moved.escrowIn)} then -${show(moved.escrowOut)}`);
   log(`state    ${uetr}: Released`);
   return result;
 }
