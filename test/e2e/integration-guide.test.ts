@@ -65,13 +65,14 @@ interface BlockRun {
  */
 export async function runBlocks(blocks: readonly CodeBlock[], env: Record<string, string>, timeoutMs: number, variables: readonly string[] = []): Promise<BlockRun> {
   const dir = mkdtempSync(path.join(tmpdir(), "corridor-guide-"));
-  const script = ["set -eo pipefail"];
+  // The variables are printed on exit, a failed run's too (the failure keeps its exit status).
+  const printed = variables.map((name) => `printf '${VARIABLE}%s=%s\\n' ${name} "\${${name}-}"`);
+  const script = ["set -eo pipefail", `__guide_variables() { ${printed.join("; ")}${printed.length ? ";" : ""} :; }`, "trap __guide_variables EXIT"];
   blocks.forEach((block, i) => {
     const file = path.join(dir, `block-${i}.sh`);
     writeFileSync(file, block.code);
     script.push(`source ${JSON.stringify(file)}`, `printf '\\n${DONE}%d\\n' ${i}`);
   });
-  for (const name of variables) script.push(`printf '${VARIABLE}%s=%s\\n' ${name} "\${${name}-}"`);
   writeFileSync(path.join(dir, "driver.sh"), script.join("\n") + "\n");
 
   const child = spawn("bash", [path.join(dir, "driver.sh")], { cwd: ROOT, env: { ...process.env, ...env }, detached: true, stdio: ["ignore", "pipe", "pipe"] });
@@ -184,7 +185,8 @@ describe("docs/integration.md runs word for word against a relay", function () {
     // verifier agrees with the example's.
     const { webhook_secret: secret } = await world.relay.database.db.selectFrom("participants").select("webhook_secret").where("bic", "=", env.DEBTOR_BIC).executeTakeFirstOrThrow();
     expect(verifyWebhookSignature(secret!, settled.signature, settled.rawBody, { now: world.now() })).to.equal(true);
-    expect(log.slice(-2).map((l) => [l.verdict, l.reason])).to.deep.equal([["duplicate", undefined], ["rejected", "signature mismatch"]]);
+    const refusals = log.filter((l) => l.verdict !== "accepted").map((l) => [l.verdict, l.eventId ?? l.reason]);
+    expect(refusals, "the replay was a duplicate, the tampered body refused").to.deep.equal([["duplicate", settled.eventId], ["rejected", "signature mismatch"]]);
     expect(output(/tampered:/)).to.match(/^replayed: 200$/m).and.match(/^tampered: 401$/m);
   });
 
@@ -230,11 +232,12 @@ describe("docs/integration.md: its checks can fail, and its verifier is the exam
   this.timeout(60_000);
 
   it("stops at the first failing block, a failed pipeline included, and says which", async () => {
-    const blocks = ["echo one", "curl -s http://127.0.0.1:1/ | cat; echo after", "echo three"].map((code, i) => ({ lang: "sh", code, line: i }));
-    const run = await runBlocks(blocks, {}, 30_000);
+    const blocks = ["echo one; KEPT=yes", "curl -s http://127.0.0.1:1/ | cat; echo after", "echo three"].map((code, i) => ({ lang: "sh", code, line: i }));
+    const run = await runBlocks(blocks, {}, 30_000, ["KEPT"]);
     expect(run.exitCode).to.not.equal(0);
     expect(run.completed).to.equal(1);
     expect(run.outputs[1]).to.not.contain("after");
+    expect(run.variables, "a failed run still reports its variables").to.deep.equal({ KEPT: "yes" });
   });
 
   it("shows the verifier exactly as scripts/examples/webhook-receiver.ts has it", () => {
