@@ -138,6 +138,7 @@ export async function startRelay(config: RelayConfig, options: RelayOptions): Pr
       { path: "/reconciliation", router: reconciliationRoutes({ db, reconciliation }) },
     ],
     rateLimitPerMinute: options.rateLimitPerMinute,
+    now: options.now,
     logError: (error) => logger.error({ err: error }, "request failed"),
   });
 

@@ -58,6 +58,8 @@ export interface AppDeps {
   xmlBodyLimit?: string;
   rateLimitPerMinute?: number;
   logError?: (error: unknown) => void;
+  /** The relay's clock (tests run it ahead with the chain's). */
+  now?: () => number;
 }
 
 /** The HTTP layer only validates, authenticates, authorizes and calls services. */
@@ -66,7 +68,9 @@ export function createApp(deps: AppDeps): Express {
   app.disable("x-powered-by");
   app.set("trust proxy", false);
   app.set("query parser", "simple");
-  app.use(helmet({ contentSecurityPolicy: { directives: { "script-src": ["'self'", "'unsafe-inline'"] } } }));
+  // No upgrade-insecure-requests: a relay reached over plain HTTP (a private address, a TLS proxy
+  // in front) would have the dashboard's own requests rewritten to an HTTPS it does not serve.
+  app.use(helmet({ contentSecurityPolicy: { directives: { "script-src": ["'self'", "'unsafe-inline'"], "upgrade-insecure-requests": null } } }));
   app.use(requestMetrics(deps.metrics));
 
   app.use(systemRoutes({ readiness: deps.readiness, metrics: deps.metrics, openApi: memoize(() => buildOpenApiDocument()) }));
@@ -105,7 +109,7 @@ export function createApp(deps: AppDeps): Express {
   v1.use("/participants", participantRoutes({ db: deps.db, participants: deps.participants }));
   v1.use("/keys", keyRoutes({ db: deps.db, auth: deps.auth }));
   v1.use("/events", eventRoutes({ feed: deps.paymentFeed, logError: deps.logError }));
-  v1.use(treasuryRoutes({ treasury: deps.treasury }));
+  v1.use(treasuryRoutes({ treasury: deps.treasury, now: deps.now }));
   for (const { path, router } of deps.extraRoutes ?? []) v1.use(path, router);
   app.use("/v1", v1);
 
