@@ -6,7 +6,7 @@ import hre from "hardhat";
 import { chromium, type Browser, type Locator, type Page } from "playwright-core";
 import { startRelayWorld, type RelayWorld } from "./relay-harness";
 import { eventually } from "../support/eventually";
-import { camt054 } from "../support/iso-messages";
+import { camt053Balance, camt054 } from "../support/iso-messages";
 
 // The callbacks given to page.evaluate run in Chromium; this project compiles for Node, without
 // the DOM library (which would retype timers everywhere), so the page's globals are declared here.
@@ -27,18 +27,6 @@ function money(value: string | bigint, currency: string): string {
   const digits = (units < 0n ? -units : units).toString().padStart(places + 1, "0");
   const whole = BigInt(digits.slice(0, digits.length - places)).toLocaleString("en-US");
   return `${units < 0n ? "-" : ""}${whole}${places ? `.${digits.slice(-places)}` : ""} ${currency}`;
-}
-
-/** A camt.053 that only reports the reserve account's closing balance. */
-function reserveStatement(currency: string, closingMinor: bigint, date: string): string {
-  const major = `${closingMinor / 100n}.${(closingMinor % 100n).toString().padStart(2, "0")}`;
-  return `<?xml version="1.0" encoding="UTF-8"?>
-<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.08"><BkToCstmrStmt>
-  <GrpHdr><MsgId>RSV-${randomUUID().slice(0, 12)}</MsgId><CreDtTm>${date}T06:00:00Z</CreDtTm></GrpHdr>
-  <Stmt><Id>RSV-${randomUUID().slice(0, 12)}</Id><CreDtTm>${date}T05:59:00Z</CreDtTm>
-    <Acct><Id><IBAN>${GBP_RESERVE}</IBAN></Id><Ccy>${currency}</Ccy></Acct>
-    <Bal><Tp><CdOrPrtry><Cd>CLBD</Cd></CdOrPrtry></Tp><Amt Ccy="${currency}">${major}</Amt><CdtDbtInd>CRDT</CdtDbtInd><Dt><Dt>${date}</Dt></Dt></Bal>
-  </Stmt></BkToCstmrStmt></Document>`;
 }
 
 /** What the test reads of a Chart.js instance. */
@@ -232,7 +220,7 @@ describe("treasury dashboard in a real browser (Chromium, live relay)", function
 
   it("resolves a reconciliation break with a note, and the API has it resolved", async () => {
     const supply = await world.fixture.tokens.GBP.totalSupply();
-    const imported = await world.api("POST", "/v1/statements", { key: treasury(), body: reserveStatement("GBP", supply, today()), headers: { "content-type": "application/xml" } });
+    const imported = await world.api("POST", "/v1/statements", { key: treasury(), body: camt053Balance(GBP_RESERVE, { amount: `${supply / 100n}.${(supply % 100n).toString().padStart(2, "0")}`, currency: "GBP", date: today() }), headers: { "content-type": "application/xml" } });
     expect(imported.status, JSON.stringify(imported.body)).to.equal(201);
     const stray = randomUUID();
     const entry = { amount: "12.34", currency: "GBP", creditDebit: "DBIT" as const, uetr: stray, counterpartyBic: world.bic(1), valueDate: today() };
