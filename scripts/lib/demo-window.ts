@@ -1,5 +1,5 @@
-import { randomUUID } from "node:crypto";
-import { currencyExponent } from "../../server/config/currencies";
+import { minorUnitsToDecimal } from "../../server/iso20022/amounts";
+import { demoApi } from "./demo-api";
 import type { CorridorContracts } from "./deploy";
 import type { DemoBank } from "./demo";
 import type { DemoKeys } from "./demo-relay";
@@ -60,15 +60,6 @@ interface ProofJson {
   txHash: string | null;
 }
 
-/** Minor units as a decimal amount: 1250000 EUR -> "12500.00". */
-export function formatMinor(amount: bigint, currency: string): string {
-  const exponent = currencyExponent(currency);
-  const digits = (amount < 0n ? -amount : amount).toString().padStart(exponent + 1, "0");
-  const whole = digits.slice(0, digits.length - exponent);
-  const fraction = exponent > 0 ? `.${digits.slice(digits.length - exponent)}` : "";
-  return `${amount < 0n ? "-" : ""}${whole}${fraction}`;
-}
-
 export async function runDemoWindow(options: {
   relayUrl: string;
   keys: DemoKeys;
@@ -83,17 +74,7 @@ export async function runDemoWindow(options: {
   const log = options.log ?? (() => undefined);
   const deadline = Date.now() + (options.timeoutMs ?? 90_000);
 
-  async function call<T>(method: "GET" | "POST", path: string, key: string, body?: unknown): Promise<T> {
-    const headers: Record<string, string> = { authorization: `Bearer ${key}` };
-    if (method === "POST") {
-      headers["content-type"] = "application/json";
-      headers["idempotency-key"] = randomUUID();
-    }
-    const res = await fetch(`${relayUrl}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-    const json = (await res.json().catch(() => ({}))) as T & { error?: { code?: string; message?: string } };
-    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${json.error?.code ?? ""} ${json.error?.message ?? ""}`.trim());
-    return json;
-  }
+  const call = demoApi(relayUrl);
 
   log(`\nCorridor: demo settlement window, ${DEMO_NET_PAYMENTS.length} net ${currency} payments among the demo banks…`);
   const sent: { uetr: string; windowId: string; debtor: string }[] = [];
@@ -142,7 +123,7 @@ export async function runDemoWindow(options: {
   const netTotal = BigInt(window.netTotal);
   const saving = grossTotal === 0n ? 0 : Number(((grossTotal - netTotal) * 1000n) / grossTotal) / 10;
   log(`  settled  window ${windowId} (${currency} #${window.sequence}): ${window.paymentCount} payments`);
-  log(`  gross    ${formatMinor(grossTotal, currency)} ${currency}, net ${formatMinor(netTotal, currency)} ${currency} moved on chain (${saving}% less)`);
+  log(`  gross    ${minorUnitsToDecimal(grossTotal, currency)} ${currency}, net ${minorUnitsToDecimal(netTotal, currency)} ${currency} moved on chain (${saving}% less)`);
   log(`  tx       ${window.txHash} (block ${window.blockNumber})`);
   log(`  proof    payment ${proven.uetr}: proof verified on chain: ${proofVerified}`);
   return {
