@@ -1,78 +1,34 @@
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { createServer } from "node:net";
 import path from "node:path";
 import { expect } from "chai";
-import hre from "hardhat";
 import { JsonRpcProvider } from "ethers";
 import { ParticipantRegistry__factory, DepositToken__factory, NettingSettlement__factory } from "../../typechain-types";
 import { DEMO_BANKS, DEMO_CURRENCIES } from "../../scripts/lib/demo";
+import { demoState, readDeployment } from "../../scripts/lib/demo-state";
 import { eventually } from "../support/eventually";
+import { freePort, killAll, ROOT, skipUnderCoverage, spawnGroup, type Spawned } from "./start-harness";
 
-const ROOT = path.resolve(__dirname, "../..");
 const READY = /Corridor local network ready at (\S+)\./;
 const RELAY = /Relay API\s+(\S+)\/v1/;
 const DEMO_WINDOW = /settled\s+window (\S+) \(EUR #\d+\): (\d+) payments/;
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
-    });
-  });
-}
-
-function waitForOutput(child: ChildProcess, pattern: RegExp, timeoutMs: number): Promise<RegExpMatchArray> {
-  return new Promise((resolve, reject) => {
-    let output = "";
-    const timer = setTimeout(() => reject(new Error(`no ${pattern} within ${timeoutMs} ms; output:\n${output}`)), timeoutMs);
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = output.match(pattern);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match);
-      }
-    };
-    child.stdout?.on("data", onData);
-    child.stderr?.on("data", onData);
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`exited with ${code} before ${pattern}; output:\n${output}`));
-    });
-  });
-}
-
 describe("npm start (local network)", function () {
   this.timeout(300_000);
-  let child: ChildProcess | undefined;
+  let child: Spawned | undefined;
 
   before(function () {
-    // Under `npm run coverage` the artifacts are instrumented, and the escrow's then exceeds the
-    // contract size limit of the standalone node this test starts: only the coverage run skips it.
-    if ((hre as unknown as { __SOLIDITY_COVERAGE_RUNNING?: boolean }).__SOLIDITY_COVERAGE_RUNNING) this.skip();
+    skipUnderCoverage(this);
   });
 
-  afterEach(() => {
-    if (child && child.exitCode === null) child.kill("SIGKILL");
-  });
+  afterEach(killAll);
 
   it("serves JSON-RPC with deployed contracts and funded demo banks, settles a demo window with proofs and the README's payment, and stops on SIGINT", async () => {
     const port = await freePort();
-    const databaseDir = mkdtempSync(path.join(tmpdir(), "corridor-start-"));
-    child = spawn(path.join(ROOT, "node_modules/.bin/hardhat"), ["start", "--port", String(port)], {
-      cwd: ROOT,
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, PORT: "0", DATABASE_URL: path.join(databaseDir, "corridor.db") },
-    });
-    let output = "";
-    child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString())); // warnings
-    const [, url] = await waitForOutput(child, READY, 240_000);
+    const database = path.join(mkdtempSync(path.join(tmpdir(), "corridor-start-")), "corridor.db");
+    child = spawnGroup(path.join(ROOT, "node_modules/.bin/hardhat"), ["start", "--port", String(port)], { PORT: "0", DATABASE_URL: database });
+    const [, url] = await child.waitFor(READY, 240_000);
+    const output = child.output();
     const relayUrl = output.match(RELAY)?.[1];
     expect(relayUrl, "the relay's URL is printed").to.be.a("string");
     const ready = await fetch(`${relayUrl}/readyz`);
@@ -81,9 +37,9 @@ describe("npm start (local network)", function () {
     expect(url).to.equal(`http://127.0.0.1:${port}`);
 
     const provider = new JsonRpcProvider(url, undefined, { staticNetwork: true });
-    const record = require(path.join(ROOT, "deployments/31337.json")) as {
-      contracts: { ParticipantRegistry: string; NettingSettlement: string; tokens: Record<string, string> };
-    };
+    // The record beside the database: deployments/31337.json may be another start's by now.
+    expect(existsSync(path.join(ROOT, "deployments/31337.json"))).to.equal(true);
+    const record = readDeployment(demoState(database));
     const registry = ParticipantRegistry__factory.connect(record.contracts.ParticipantRegistry, provider);
     expect(Object.keys(record.contracts.tokens)).to.deep.equal([...DEMO_CURRENCIES]);
     for (const bank of DEMO_BANKS) {
@@ -149,8 +105,7 @@ describe("npm start (local network)", function () {
     );
     expect(settled.history.map((h) => h.status)).to.deep.equal(["RECEIVED", "SUBMITTED", "LOCKED", "SETTLED"]);
 
-    const exited = new Promise<void>((resolve) => child!.once("exit", () => resolve()));
-    child.kill("SIGINT");
-    await exited;
+    expect(await child.stop("SIGINT"), "exit code after Ctrl-C").to.equal(0);
+    expect(child.output()).to.contain("Corridor stopped.");
   });
 });
