@@ -4,19 +4,14 @@ import path from "node:path";
 import { expect } from "chai";
 import { JsonRpcProvider, parseEther } from "ethers";
 import { readDeployment, demoState } from "../../scripts/lib/demo-state";
-import { call, freePort, killAll, npmStart, ROOT, skipUnderCoverage, spawnGroup } from "./start-harness";
+import { call, freePort, npmStart, ROOT, spawnGroup, startSuite } from "./start-harness";
 
 /** Hardhat's account #1: the first demo bank, Thames Bank. */
 const THAMES = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
 
 /** `npm start` with RPC_URL: the demo on a node that is not its own. */
 describe("npm start on an external node (RPC_URL)", function () {
-  this.timeout(300_000);
-  before(function () {
-    skipUnderCoverage(this);
-  });
-  afterEach(killAll);
-
+  startSuite(this);
   it("deploys to that node without starting one, gives a bank without ether gas money, and reuses it all on a second start", async () => {
     const nodePort = await freePort();
     const node = spawnGroup(path.join(ROOT, "node_modules/.bin/hardhat"), ["node", "--port", String(nodePort)], {});

@@ -16,11 +16,16 @@ const READY = /Corridor (?:local network|demo) ready at (\S+)\./;
 const RELAY = /Relay API\s+(\S+)\/v1/;
 
 /**
- * Under `npm run coverage` the artifacts are instrumented, and the escrow's then exceeds the
- * contract size limit of the node `npm start` runs: only the coverage run skips these tests.
+ * A suite of `npm start` tests: a start takes its time, each test's processes are killed after
+ * it, and under `npm run coverage` the suite is skipped (the artifacts are instrumented there, and
+ * the escrow's then exceeds the contract size limit of the node `npm start` runs).
  */
-export function skipUnderCoverage(context: Mocha.Context): void {
-  if ((hre as unknown as { __SOLIDITY_COVERAGE_RUNNING?: boolean }).__SOLIDITY_COVERAGE_RUNNING) context.skip();
+export function startSuite(suite: Mocha.Suite): void {
+  suite.timeout(300_000);
+  suite.beforeAll(function () {
+    if ((hre as unknown as { __SOLIDITY_COVERAGE_RUNNING?: boolean }).__SOLIDITY_COVERAGE_RUNNING) this.skip();
+  });
+  suite.afterEach(killAll);
 }
 
 export async function freePort(): Promise<number> {

@@ -9,7 +9,7 @@ import { DEMO_BANKS } from "../../scripts/lib/demo";
 import type { DeploymentRecord } from "../../scripts/lib/deploy";
 import { demoState } from "../../scripts/lib/demo-state";
 import { eventually } from "../support/eventually";
-import { call, errorOutput, freePort, killAll, npmStart, skipUnderCoverage, type StartedDemo } from "./start-harness";
+import { call, errorOutput, freePort, npmStart, type StartedDemo, startSuite } from "./start-harness";
 
 interface PaymentJson {
   uetr: string;
@@ -23,16 +23,11 @@ interface PaymentJson {
  * second that replays its chain and reuses its database and keys, and a third with --fresh.
  */
 describe("npm start: Ctrl-C, a second start that reuses the run, and --fresh", function () {
-  this.timeout(300_000);
-  before(function () {
-    skipUnderCoverage(this);
-  });
+  startSuite(this);
   const database = path.join(mkdtempSync(path.join(tmpdir(), "corridor-start-lifecycle-")), "corridor.db");
   const env = { PORT: "0", DATABASE_URL: database };
   const state = demoState(database);
   let first: { keys: StartedDemo["keys"]; payment: string; balances: bigint[]; blockHash: string; blockNumber: number } | undefined;
-
-  afterEach(killAll);
 
   const payAndSettle = async (demo: StartedDemo, endToEndId: string) => {
     const created = await call<PaymentJson>(demo.relayUrl, "/v1/payments", demo.keys.banks.THMSGB2LXXX, {

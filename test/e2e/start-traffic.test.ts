@@ -5,7 +5,7 @@ import path from "node:path";
 import { expect } from "chai";
 import { DEMO_CURRENCIES } from "../../scripts/lib/demo";
 import { eventually } from "../support/eventually";
-import { call, errorOutput, freePort, killAll, npmStart, skipUnderCoverage } from "./start-harness";
+import { call, errorOutput, freePort, npmStart, startSuite } from "./start-harness";
 
 interface PaymentJson {
   uetr: string;
@@ -15,12 +15,7 @@ interface PaymentJson {
 
 /** `npm start` with its demo traffic on (the default), as the dashboard sees it. */
 describe("npm start: demo traffic and proof of reserves", function () {
-  this.timeout(300_000);
-  before(function () {
-    skipUnderCoverage(this);
-  });
-  afterEach(killAll);
-
+  startSuite(this);
   it("keeps up a flow of gross, net and cross-currency payments that reach SETTLED, with every reserve matched", async () => {
     const database = path.join(mkdtempSync(path.join(tmpdir(), "corridor-start-traffic-")), "corridor.db");
     const demo = await npmStart(["--port", String(await freePort())], { PORT: "0", DATABASE_URL: database });

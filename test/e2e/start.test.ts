@@ -7,26 +7,19 @@ import { ParticipantRegistry__factory, DepositToken__factory, NettingSettlement_
 import { DEMO_BANKS, DEMO_CURRENCIES } from "../../scripts/lib/demo";
 import { demoState, readDeployment } from "../../scripts/lib/demo-state";
 import { eventually } from "../support/eventually";
-import { freePort, killAll, ROOT, skipUnderCoverage, spawnGroup, type Spawned } from "./start-harness";
+import { freePort, ROOT, spawnGroup, startSuite } from "./start-harness";
 
 const READY = /Corridor local network ready at (\S+)\./;
 const RELAY = /Relay API\s+(\S+)\/v1/;
 const DEMO_WINDOW = /settled\s+window (\S+) \(EUR #\d+\): (\d+) payments/;
 
 describe("npm start (local network)", function () {
-  this.timeout(300_000);
-  let child: Spawned | undefined;
-
-  before(function () {
-    skipUnderCoverage(this);
-  });
-
-  afterEach(killAll);
+  startSuite(this);
 
   it("serves JSON-RPC with deployed contracts and funded demo banks, settles a demo window with proofs and the README's payment, and stops on SIGINT", async () => {
     const port = await freePort();
     const database = path.join(mkdtempSync(path.join(tmpdir(), "corridor-start-")), "corridor.db");
-    child = spawnGroup(path.join(ROOT, "node_modules/.bin/hardhat"), ["start", "--port", String(port)], { PORT: "0", DATABASE_URL: database });
+    const child = spawnGroup(path.join(ROOT, "node_modules/.bin/hardhat"), ["start", "--port", String(port)], { PORT: "0", DATABASE_URL: database });
     const [, url] = await child.waitFor(READY, 240_000);
     const output = child.output();
     const relayUrl = output.match(RELAY)?.[1];
