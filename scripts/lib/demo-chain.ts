@@ -20,6 +20,9 @@ export interface DemoChain {
   reused: boolean;
 }
 
+/** The previous run's contracts are not on the chain (another chain, or it was reset). */
+export class MissingDeploymentError extends Error {}
+
 export async function openDemoChain(options: {
   rpcUrl: string;
   operatorKey: string;
@@ -36,7 +39,7 @@ export async function openDemoChain(options: {
   if (options.reuse) {
     const record = readDeployment(state);
     const code = record.chainId === chainId ? await provider.getCode(record.contracts.ParticipantRegistry) : "0x";
-    if (code === "0x") throw new Error(`the contracts of ${state.deployment} are not on chain ${chainId} at ${rpcUrl} (another chain, or it was reset)`);
+    if (code === "0x") throw new MissingDeploymentError(`the contracts of ${state.deployment} are not on chain ${chainId} at ${rpcUrl} (another chain, or it was reset)`);
     log(`\nCorridor: reusing the previous run (deployed ${record.deployedAt}; \`--fresh\` starts over)`);
     await writeDeploymentRecord(record); // deployments/<chainId>.json, for npx corridor and npm run deploy's readers
     return { provider, operator, banks, record, contracts: connectCorridor(record, operator), reused: true };

@@ -6,7 +6,7 @@ import { JournalMismatchError, readJournal, recordJournal, replayJournal, type C
 import { majorToMinorUnits } from "../../server/config/currencies";
 import { DEFAULT_DEMO_LIMITS, DEMO_BANKS, DEMO_CURRENCIES, HARDHAT_ACCOUNT_0_KEY } from "./demo";
 import { demoApi } from "./demo-api";
-import { describeDemoChain, openDemoChain } from "./demo-chain";
+import { describeDemoChain, MissingDeploymentError, openDemoChain } from "./demo-chain";
 import { provisionDemoRelay, type DemoKeys } from "./demo-relay";
 import { demoReserveAccountsSetting, publishReserveStatements } from "./demo-reserves";
 import { demoState, hasCompleteRun, readDemoKeys, removeDemoState, writeDemoKeys, type DemoState } from "./demo-state";
@@ -34,6 +34,7 @@ export interface DemoNetwork {
   start(rpcUrl: string): Promise<void>;
 }
 
+const FRESH_HINT = "`npm start -- --fresh` starts over (it deletes the previous run's database, keys and chain journal)";
 const log = (line: string) => console.log(line);
 const warn = (line: string) => console.warn(line);
 const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
@@ -110,8 +111,8 @@ export function prepareDemoNetwork(hre: HardhatRuntimeEnvironment, flags: StartF
         const recorder = await recordJournal({ provider, file: state.journal, resume: journal, warn });
         stoppers.push(() => recorder.stop());
       } catch (error) {
-        const hint = error instanceof JournalMismatchError ? `\`npm start -- --fresh\` starts over (it deletes ${state.journal}, the database and the keys)` : undefined;
-        await fail(stoppers, `the previous run's chain could not be replayed: ${message(error)}`, hint);
+        if (!(error instanceof JournalMismatchError)) await fail(stoppers, `the chain journal: ${message(error)}`);
+        await fail(stoppers, `the previous run's chain could not be replayed: ${message(error)}`, FRESH_HINT);
       }
     },
 
@@ -119,8 +120,7 @@ export function prepareDemoNetwork(hre: HardhatRuntimeEnvironment, flags: StartF
       try {
         await startNetwork({ rpcUrl, embedded: !externalRpcUrl, reuse, env, state, stoppers, traffic: flags.traffic });
       } catch (error) {
-        const hint = reuse ? "`npm start -- --fresh` starts over" : undefined;
-        await fail(stoppers, message(error), hint);
+        await fail(stoppers, message(error), error instanceof MissingDeploymentError ? FRESH_HINT : undefined);
       }
     },
   };

@@ -45,6 +45,8 @@ export interface Spawned {
   output(): string;
   stderr(): string;
   waitFor(pattern: RegExp, timeoutMs: number): Promise<RegExpMatchArray>;
+  /** The exit code (null when killed by a signal), once the process has exited by itself. */
+  exited: Promise<number | null>;
   /** Sends the process group `signal` and resolves with the exit code once every process has exited. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
@@ -66,6 +68,7 @@ export function spawnGroup(command: string, args: string[], env: Record<string, 
     child,
     output: () => output,
     stderr: () => stderr,
+    exited,
     waitFor(pattern, timeoutMs) {
       return new Promise((resolve, reject) => {
         const check = () => {
@@ -119,13 +122,17 @@ export interface StartedDemo extends Spawned {
   keys: DemoKeys;
 }
 
+export function npmSpawn(args: string[], env: Record<string, string>): Spawned {
+  return spawnGroup("npm", ["start", "--", ...args], { npm_config_script_shell: "bash", ...env });
+}
+
 /**
  * `npm start -- <args>` up to its ready line, with the relay URL and the demo keys it printed.
  * npm runs the script with bash, as on macOS: dash (Debian's sh) re-raises a Ctrl-C it saw once
  * its child exits, whatever the child's exit code, and npm then reports the signal, not the code.
  */
 export async function npmStart(args: string[], env: Record<string, string>, timeoutMs = 240_000): Promise<StartedDemo> {
-  const started = spawnGroup("npm", ["start", "--", ...args], { npm_config_script_shell: "bash", ...env });
+  const started = npmSpawn(args, env);
   const [, rpcUrl] = await started.waitFor(READY, timeoutMs);
   const output = started.output();
   const key = (label: RegExp) => {

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { expect } from "chai";
@@ -9,7 +9,7 @@ import { DEMO_BANKS } from "../../scripts/lib/demo";
 import type { DeploymentRecord } from "../../scripts/lib/deploy";
 import { demoState } from "../../scripts/lib/demo-state";
 import { eventually } from "../support/eventually";
-import { call, errorOutput, freePort, npmStart, type StartedDemo, startSuite } from "./start-harness";
+import { call, errorOutput, freePort, npmSpawn, npmStart, type StartedDemo, startSuite } from "./start-harness";
 
 interface PaymentJson {
   uetr: string;
@@ -90,6 +90,18 @@ describe("npm start: Ctrl-C, a second start that reuses the run, and --fresh", f
 
     expect(await demo.stop("SIGTERM")).to.equal(0);
     expect(errorOutput(demo)).to.equal("");
+  });
+
+  it("stops with a message pointing at --fresh when the journal no longer replays to the same blocks", async () => {
+    const lines = readFileSync(state.journal, "utf8").trimEnd().split("\n");
+    const last = JSON.parse(lines[lines.length - 1]) as { n: number; t: number };
+    lines[lines.length - 1] = JSON.stringify({ ...last, t: last.t + 1 });
+    writeFileSync(state.journal, lines.join("\n") + "\n");
+    const demo = npmSpawn(["--no-traffic", "--port", String(await freePort())], env);
+    expect(await demo.exited).to.equal(1);
+    expect(errorOutput(demo)).to.contain(`Corridor could not start: the previous run's chain could not be replayed: replayed block ${last.n} has hash`);
+    expect(errorOutput(demo)).to.contain("`npm start -- --fresh` starts over");
+    expect(errorOutput(demo), "no stack trace").not.to.match(/^\s+at /m);
   });
 
   it("--fresh starts over: a new chain and database, and the old keys are refused", async () => {
