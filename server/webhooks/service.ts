@@ -37,6 +37,8 @@ export interface WebhookServiceDeps {
   fetch?: typeof fetch;
   /** Clock in epoch milliseconds; default `Date.now`. */
   now?: () => number;
+  /** The time signatures carry (default `now`): the wall clock the bank's receiver checks it against. */
+  signatureClock?: () => number;
   /** Failed tries after which a delivery is dead (config WEBHOOK_MAX_ATTEMPTS). */
   maxAttempts: number;
   /** Per request, connection to last body byte (config WEBHOOK_TIMEOUT_MS). */
@@ -126,6 +128,7 @@ export function createWebhookService(deps: WebhookServiceDeps): WebhookService {
   const { db, dialect, maxAttempts, timeoutMs, workerId } = deps;
   const doFetch = deps.fetch ?? fetch;
   const now = deps.now ?? Date.now;
+  const signatureClock = deps.signatureClock ?? now;
   const leaseMs = deps.leaseMs ?? 2 * timeoutMs + 10_000;
   const backoff = deps.backoff ?? exponentialBackoff();
   const unconfiguredRetryMs = deps.unconfiguredRetryMs ?? 300_000;
@@ -156,7 +159,7 @@ export function createWebhookService(deps: WebhookServiceDeps): WebhookService {
   }
 
   async function send(row: Row, endpoint: Endpoint): Promise<Outcome> {
-    const signature = signWebhook(endpoint.secret, Math.floor(now() / 1000), row.payload);
+    const signature = signWebhook(endpoint.secret, Math.floor(signatureClock() / 1000), row.payload);
     try {
       const response = await doFetch(endpoint.url, {
         method: "POST",
