@@ -1,7 +1,5 @@
-import { createHash } from "node:crypto";
-import { minorUnitsToDecimal } from "../../server/iso20022/amounts";
-import { element, renderDocument, type XmlElement } from "../../server/iso20022/xml-writer";
 import { DemoApiError, type DemoApi } from "./demo-api";
+import { reserveStatementXml } from "./demo-iso20022";
 
 /**
  * Proof of reserves in the demo. Every deposit token is backed 1:1 by money in the operator's
@@ -10,9 +8,6 @@ import { DemoApiError, type DemoApi } from "./demo-api";
  * invents the reserve accounts and, at each start, the custodian's end-of-day statement of each
  * one, with a closing balance equal to the token supply, so the reserves show as matched.
  */
-
-/** The demo's invented custodian, holding every reserve account; no real institution uses this BIC. */
-export const DEMO_CUSTODIAN_BIC = "CRDRGB2LXXX";
 
 /**
  * One invented GB IBAN per currency (bank code CRDR, sort code 409912, the currency's ISO 4217
@@ -30,53 +25,6 @@ export const DEMO_RESERVE_ACCOUNTS: Readonly<Record<string, string>> = {
 /** The RESERVE_ACCOUNTS setting naming the demo's accounts: "GBP=GB34…,EUR=…". */
 export function demoReserveAccountsSetting(currencies: readonly string[]): string {
   return currencies.map((currency) => `${currency}=${DEMO_RESERVE_ACCOUNTS[currency]}`).join(",");
-}
-
-export interface ReserveStatement {
-  account: string;
-  currency: string;
-  /** Minor units; the opening balance is the same (the statement has no entries). */
-  closingBalance: bigint;
-  /** YYYY-MM-DD */
-  date: string;
-  createdAt: Date;
-}
-
-/**
- * A camt.053.001.08 end-of-day statement of one reserve account, without entries. Its ids derive
- * from the account, the date and the balance, so the same statement imported again changes nothing.
- */
-export function reserveStatementXml(statement: ReserveStatement): string {
-  const { account, currency, closingBalance, date } = statement;
-  const digest = createHash("sha256").update(`${account}:${date}:${closingBalance}`).digest("hex").slice(0, 8).toUpperCase();
-  const id = `RSV-${currency}-${date.replace(/-/g, "")}-${digest}`;
-  const createdAt = statement.createdAt.toISOString().replace(/\.\d{3}Z$/, "Z");
-  const balance = (type: "OPBD" | "CLBD"): XmlElement =>
-    element("Bal", [
-      element("Tp", [element("CdOrPrtry", [element("Cd", type)])]),
-      element("Amt", minorUnitsToDecimal(closingBalance < 0n ? -closingBalance : closingBalance, currency), { Ccy: currency }),
-      element("CdtDbtInd", closingBalance < 0n ? "DBIT" : "CRDT"),
-      element("Dt", [element("Dt", date)]),
-    ]);
-  return renderDocument(
-    "urn:iso:std:iso:20022:tech:xsd:camt.053.001.08",
-    element("BkToCstmrStmt", [
-      element("GrpHdr", [element("MsgId", id), element("CreDtTm", createdAt)]),
-      element("Stmt", [
-        element("Id", id),
-        element("CreDtTm", createdAt),
-        element("FrToDt", [element("FrDtTm", `${date}T00:00:00Z`), element("ToDtTm", `${date}T23:59:59Z`)]),
-        element("Acct", [
-          element("Id", [element("IBAN", account)]),
-          element("Ccy", currency),
-          element("Ownr", [element("Nm", "Corridor operator (reserves)")]),
-          element("Svcr", [element("FinInstnId", [element("BICFI", DEMO_CUSTODIAN_BIC)])]),
-        ]),
-        balance("OPBD"),
-        balance("CLBD"),
-      ]),
-    ]),
-  );
 }
 
 /**

@@ -3,14 +3,16 @@ import { currencyExponent, majorToMinorUnits } from "../../server/config/currenc
 import { sourceToTarget } from "../../server/fx/convert";
 import { divideHalfEven, formatDecimal, normalize, parsePositiveDecimal, pow10 } from "../../server/fx/decimal";
 import type { DemoApi } from "./demo-api";
+import { creditTransferXml } from "./demo-iso20022";
 import { DEFAULT_DEMO_LIMITS, type DemoBank } from "./demo";
 import type { DemoKeys } from "./demo-relay";
 import { seededRandom } from "./seeded-random";
 
 /**
  * The demo's steady flow of payments through the relay's HTTP API, with the demo banks' keys: gross
- * payments, net payments (settled when their currency's window closes on schedule) and
- * cross-currency payments (an FX quote, then a payment naming it), one every one to two seconds.
+ * payments (some sent as ISO 20022 pacs.008), net payments (settled when their currency's window
+ * closes on schedule) and cross-currency payments (an FX quote, then a payment naming it), one
+ * every one to two seconds.
  *
  * It must run for days without draining a bank: amounts are small against the 10 million each bank
  * holds, debtor and creditor are drawn uniformly (so each bank pays as much as it receives, on
@@ -18,7 +20,7 @@ import { seededRandom } from "./seeded-random";
  * A refused or failed payment is a warning, never the end of the network.
  */
 
-export type TrafficKind = "gross" | "net" | "fx";
+export type TrafficKind = "gross" | "pacs008" | "net" | "fx";
 
 export interface DemoTraffic {
   /** Payments accepted by the relay so far, by kind. */
@@ -26,8 +28,8 @@ export interface DemoTraffic {
   stop(): Promise<void>;
 }
 
-/** Each bag of six holds three gross, two net and one cross-currency payment, in shuffled order. */
-const KIND_BAG: readonly TrafficKind[] = ["gross", "gross", "gross", "net", "net", "fx"];
+/** Each bag of six holds three gross payments (one a pacs.008), two net and one cross-currency, shuffled. */
+const KIND_BAG: readonly TrafficKind[] = ["gross", "gross", "pacs008", "net", "net", "fx"];
 
 /**
  * Payment sizes in whole units, about $50 to $25,000, except in yen: the demo banks' single-payment
@@ -47,6 +49,8 @@ const USD_VALUE: Readonly<Record<string, string>> = { GBP: "1.27", EUR: "1.08", 
 
 /** Invented customers of the demo banks, named as creditors. */
 const CREDITORS = ["Rhein Maschinenbau GmbH", "Thames Textiles Ltd", "Hudson Freight Inc", "Pearl Delta Electronics Co", "Harbour Logistics Ltd", "Sakura Foods KK"];
+
+const KIND_NAMES: Readonly<Record<TrafficKind, string>> = { gross: "gross", pacs008: "pacs.008", net: "net", fx: "cross-currency" };
 
 const RATE_VALIDITY_MS = 2 * 3_600_000;
 const RATE_REFRESH_MS = 3_600_000;
@@ -85,7 +89,7 @@ export async function startDemoTraffic(options: {
   const [minMs, maxMs] = options.intervalMs ?? [1_000, 2_000];
   const random = seededRandom(options.seed ?? randomInt(2 ** 31));
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)];
-  const sent: Record<TrafficKind, number> = { gross: 0, net: 0, fx: 0 };
+  const sent: Record<TrafficKind, number> = { gross: 0, pacs008: 0, net: 0, fx: 0 };
   let refused = 0;
   let bag: TrafficKind[] = [];
   let ratesPostedAt = 0;
@@ -156,6 +160,20 @@ export async function startDemoTraffic(options: {
     }
     const currency = pick(currencies);
     const [debtor, payee] = parties();
+    if (kind === "pacs008") {
+      const message = creditTransferXml({
+        endToEndId,
+        debtorAgent: banks[debtor].bic,
+        creditorAgent: banks[payee].bic,
+        amount: amount(currency),
+        currency,
+        debtorName: pick(CREDITORS),
+        creditorName: creditor.name,
+        at: new Date(),
+      });
+      await api("POST", "/v1/iso20022/pacs.008", keys.banks[banks[debtor].bic], message, { xml: true });
+      return;
+    }
     await api("POST", "/v1/payments", keys.banks[banks[debtor].bic], {
       endToEndId,
       debtorAgent: { bic: banks[debtor].bic },
@@ -175,7 +193,7 @@ export async function startDemoTraffic(options: {
       sent[kind] += 1;
     } catch (error) {
       refused += 1;
-      warn(`Warning: demo traffic: a ${kind === "fx" ? "cross-currency" : kind} payment failed: ${error instanceof Error ? error.message : String(error)}`);
+      warn(`Warning: demo traffic: a ${KIND_NAMES[kind]} payment failed: ${error instanceof Error ? error.message : String(error)}`);
     }
   }
 
@@ -193,12 +211,14 @@ export async function startDemoTraffic(options: {
   const summaryEvery = options.summaryEveryMs ?? 60_000;
   let reported = { ...sent, refused };
   const summary = setInterval(() => {
+    const kinds = Object.keys(KIND_NAMES) as TrafficKind[];
     const delta = (k: TrafficKind) => sent[k] - reported[k];
-    log(`Demo traffic: ${delta("gross") + delta("net") + delta("fx")} payments in the last ${summaryEvery / 1000} s (${delta("gross")} gross, ${delta("net")} net, ${delta("fx")} cross-currency), ${refused - reported.refused} refused`);
+    const total = kinds.reduce((sum, k) => sum + delta(k), 0);
+    log(`Demo traffic: ${total} payments in the last ${summaryEvery / 1000} s (${kinds.map((k) => `${delta(k)} ${KIND_NAMES[k]}`).join(", ")}), ${refused - reported.refused} refused`);
     reported = { ...sent, refused };
   }, summaryEvery);
   summary.unref();
-  log(`Demo traffic: a payment every ${minMs / 1000}-${maxMs / 1000} s (gross, net and cross-currency; --no-traffic turns it off)`);
+  log(`Demo traffic: a payment every ${minMs / 1000}-${maxMs / 1000} s (gross, pacs.008, net and cross-currency; --no-traffic turns it off)`);
   schedule();
 
   return {

@@ -16,14 +16,14 @@ interface PaymentJson {
 /** `npm start` with its demo traffic on (the default), as the dashboard sees it. */
 describe("npm start: demo traffic and proof of reserves", function () {
   startSuite(this);
-  it("keeps up a flow of gross, net and cross-currency payments that reach SETTLED, with every reserve matched", async () => {
+  it("keeps up a flow of gross (JSON and pacs.008), net and cross-currency payments that reach SETTLED, with every reserve matched", async () => {
     const database = path.join(mkdtempSync(path.join(tmpdir(), "corridor-start-traffic-")), "corridor.db");
     const demo = await npmStart(["--port", String(await freePort())], { PORT: "0", DATABASE_URL: database });
     expect(demo.output()).to.match(/Demo traffic: a payment every 1-2 s/);
     const treasury = demo.keys.treasury;
 
     // Net payments wait for their window, which closes on schedule every 30 s in the demo.
-    const kinds = { gross: /^DEMO-GROSS-/, net: /^DEMO-NET-[0-9A-Z]+-\d+$/, "cross-currency": /^DEMO-FX-/ };
+    const kinds = { gross: /^DEMO-GROSS-/, "pacs.008": /^DEMO-PACS008-/, net: /^DEMO-NET-[0-9A-Z]+-\d+$/, "cross-currency": /^DEMO-FX-/ };
     const settled = await eventually(
       async () => {
         const { body } = await call<{ payments: PaymentJson[] }>(demo.relayUrl, "/v1/payments?status=SETTLED&limit=200", treasury);

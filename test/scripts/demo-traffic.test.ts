@@ -6,7 +6,9 @@ import { parseCamt } from "../../server/iso20022/camt";
 import { isValidIban } from "../../server/iso20022/identifiers";
 import { DEFAULT_DEMO_LIMITS, DEMO_BANKS, DEMO_CURRENCIES } from "../../scripts/lib/demo";
 import type { DemoApi } from "../../scripts/lib/demo-api";
-import { DEMO_RESERVE_ACCOUNTS, demoReserveAccountsSetting, reserveStatementXml } from "../../scripts/lib/demo-reserves";
+import { DEMO_RESERVE_ACCOUNTS, demoReserveAccountsSetting } from "../../scripts/lib/demo-reserves";
+import { creditTransferXml, reserveStatementXml } from "../../scripts/lib/demo-iso20022";
+import { parsePacs008 } from "../../server/iso20022/pacs008";
 import { demoRate, fxProvider, startDemoTraffic } from "../../scripts/lib/demo-traffic";
 
 interface Call {
@@ -29,7 +31,7 @@ describe("demo traffic and reserves (npm start's payments and proof of reserves)
     const api = (async (method: string, path: string, key: string, body?: unknown) => {
       calls.push({ method, path, key, body: body as Call["body"] });
       if (path === "/v1/quotes") return { id: `quote-${calls.length}`, source: { value: (body as { sourceAmount: string }).sourceAmount } };
-      if (path === "/v1/payments") {
+      if (path === "/v1/payments" || path === "/v1/iso20022/pacs.008") {
         created += 1;
         if (created === payments) done();
         if (failEvery > 0 && created % failEvery === 0) throw new Error(`POST /v1/payments: 422 insufficient_funds (payment ${created})`);
@@ -45,18 +47,28 @@ describe("demo traffic and reserves (npm start's payments and proof of reserves)
     return { calls, warnings };
   }
 
-  it("sends gross, net and cross-currency payments between distinct banks, in integer minor units under the caps", async () => {
+  it("sends gross (some as pacs.008), net and cross-currency payments between distinct banks, in integer minor units under the caps", async () => {
     const { calls } = await runTraffic(120);
     const rates = calls.filter((c) => c.path === "/v1/fx/rates");
     expect(rates.map((c) => c.key)).to.deep.equal(Array(DEMO_BANKS.length).fill(keys.treasury));
     expect(rates.flatMap((c) => c.body.rates)).to.have.length(DEMO_CURRENCIES.length * (DEMO_CURRENCIES.length - 1));
 
-    const payments = calls.filter((c) => c.path === "/v1/payments").map((c) => c.body);
-    const fx = payments.filter((p) => p.quoteId);
-    const net = payments.filter((p) => p.settlement === "net");
-    const gross = payments.filter((p) => !p.quoteId && p.settlement === undefined);
-    // A bag of six: three gross, two net, one cross-currency.
-    expect([gross.length, net.length, fx.length]).to.deep.equal([60, 40, 20]);
+    // A pacs.008 in the JSON shape, to check it as the others.
+    const iso = calls.filter((c) => c.path === "/v1/iso20022/pacs.008").map((c) => {
+      const [read] = parsePacs008(c.body as unknown as string).transactions;
+      if (!read.ok) throw new Error(read.message);
+      const { debtorAgent, creditorAgent, amount, endToEndId } = read.transaction;
+      expect(c.key, "sent by its debtor bank").to.equal(keys.banks[debtorAgent]);
+      return { endToEndId, debtorAgent: { bic: debtorAgent }, creditorAgent: { bic: creditorAgent }, amount: { value: amount.value.toString(), currency: amount.currency } };
+    });
+    const json = calls.filter((c) => c.path === "/v1/payments").map((c) => c.body);
+    const payments = [...json, ...iso];
+    const fx = json.filter((p) => p.quoteId);
+    const net = json.filter((p) => p.settlement === "net");
+    const gross = json.filter((p) => !p.quoteId && p.settlement === undefined);
+    // A bag of six: two gross, one pacs.008, two net, one cross-currency.
+    expect([gross.length, iso.length, net.length, fx.length]).to.deep.equal([40, 20, 40, 20]);
+    expect(iso.every((p) => p.endToEndId.startsWith("DEMO-PACS008-"))).to.equal(true);
     for (const payment of payments) {
       expect(payment.debtorAgent.bic).to.not.equal(payment.creditorAgent.bic);
       expect(payment.amount.value).to.match(/^[1-9][0-9]*$/);
@@ -78,9 +90,9 @@ describe("demo traffic and reserves (npm start's payments and proof of reserves)
 
   it("warns about a failed payment and carries on", async () => {
     const { calls, warnings } = await runTraffic(12, 4);
-    expect(calls.filter((c) => c.path === "/v1/payments")).to.have.length(12);
+    expect(calls.filter((c) => c.path !== "/v1/fx/rates" && c.path !== "/v1/quotes")).to.have.length(12);
     expect(warnings).to.have.length.within(1, 3); // the same warning is shown once per 30 s
-    expect(warnings[0]).to.match(/^Warning: demo traffic: a (gross|net|cross-currency) payment failed: POST \/v1\/payments: 422 insufficient_funds/);
+    expect(warnings[0]).to.match(/^Warning: demo traffic: a (gross|pacs\.008|net|cross-currency) payment failed: POST \/v1\/payments: 422 insufficient_funds/);
   });
 
   it("derives every FX rate from one table, so that a pair and its inverse agree", () => {
@@ -113,5 +125,16 @@ describe("demo traffic and reserves (npm start's payments and proof of reserves)
     expect(statement(6_000_000_000n, "GBP").statements[0].closingBalance).to.deep.equal({ amount: 6_000_000_000n, currency: "GBP", date: "2026-11-21" });
     expect(statement(60_000_000n).statements[0].statementId, "the same statement, the same id").to.equal(stmt.statementId);
     expect(statement(60_000_001n).statements[0].statementId).to.not.equal(stmt.statementId);
+  });
+
+  it("writes a pacs.008 the relay reads, with a fresh UETR each time", () => {
+    const transfer = { endToEndId: "INV-7", debtorAgent: "THMSGB2LXXX", creditorAgent: "SKRAJPJTXXX", amount: 2_450n, currency: "JPY", debtorName: "Thames Textiles Ltd", creditorName: "Sakura Foods KK", at: new Date("2026-11-21T10:00:00Z") };
+    const [first, second] = [parsePacs008(creditTransferXml(transfer)), parsePacs008(creditTransferXml(transfer))];
+    const [read] = first.transactions;
+    expect(read.ok && read.transaction).to.deep.include({ endToEndId: "INV-7", debtorAgent: "THMSGB2LXXX", creditorAgent: "SKRAJPJTXXX", amount: { value: 2_450n, currency: "JPY" }, interbankSettlementDate: "2026-11-21" });
+    expect(read.ok && read.transaction.creditor.name).to.equal("Sakura Foods KK");
+    const uetr = (message: typeof first) => (message.transactions[0].ok ? message.transactions[0].transaction.uetr : undefined);
+    expect(uetr(first)).to.not.equal(uetr(second));
+    expect(first.messageId).to.not.equal(second.messageId);
   });
 });
