@@ -246,6 +246,7 @@ function throttled(warn: (line: string) => void, everyMs: number): (line: string
   return (line) => {
     const at = Date.now();
     if (at - (lastShown.get(line) ?? -Infinity) < everyMs) return;
+    if (lastShown.size >= 1_000) lastShown.clear(); // days of distinct failures must not grow it without end
     lastShown.set(line, at);
     warn(line);
   };
