@@ -6,7 +6,8 @@ import hre from "hardhat";
 import { chromium, type Browser, type Locator, type Page } from "playwright-core";
 import { startRelayWorld, type RelayWorld } from "./relay-harness";
 import { eventually } from "../support/eventually";
-import { camt053Balance, camt054 } from "../support/iso-messages";
+import { camt054 } from "../support/iso-messages";
+import { reserveStatementXml } from "../../scripts/lib/demo-iso20022";
 
 // The callbacks given to page.evaluate run in Chromium; this project compiles for Node, without
 // the DOM library (which would retype timers everywhere), so the page's globals are declared here.
@@ -220,7 +221,7 @@ describe("treasury dashboard in a real browser (Chromium, live relay)", function
 
   it("resolves a reconciliation break with a note, and the API has it resolved", async () => {
     const supply = await world.fixture.tokens.GBP.totalSupply();
-    const imported = await world.api("POST", "/v1/statements", { key: treasury(), body: camt053Balance(GBP_RESERVE, { amount: `${supply / 100n}.${(supply % 100n).toString().padStart(2, "0")}`, currency: "GBP", date: today() }), headers: { "content-type": "application/xml" } });
+    const imported = await world.api("POST", "/v1/statements", { key: treasury(), body: reserveStatementXml({ account: GBP_RESERVE, currency: "GBP", closingBalance: supply, date: today(), createdAt: new Date() }), headers: { "content-type": "application/xml" } });
     expect(imported.status, JSON.stringify(imported.body)).to.equal(201);
     const stray = randomUUID();
     const entry = { amount: "12.34", currency: "GBP", creditDebit: "DBIT" as const, uetr: stray, counterpartyBic: world.bic(1), valueDate: today() };

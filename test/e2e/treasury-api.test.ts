@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { expect } from "chai";
 import { startRelayWorld, type RelayWorld } from "./relay-harness";
 import { eventually } from "../support/eventually";
-import { camt053Balance } from "../support/iso-messages";
+import { reserveStatementXml } from "../../scripts/lib/demo-iso20022";
 
 const GBP_RESERVE = "GB33BUKB20201555555555";
 const JPY_RESERVE = "GB94BARC10201530093459";
@@ -173,10 +173,10 @@ describe(`treasury API on ${dialect}: positions, reserves, statistics, live even
     expect(gbp0.ledgerBalance).to.equal(supply.toString(), "the demo provisioning posted every minted token from the reserve");
 
     const post = (xml: string) => world.api("POST", "/v1/statements", { key: treasury(), body: xml, headers: { "content-type": "application/xml" } });
-    // GBP supply is in pence; the statement gives pounds with two decimals.
-    const major = `${supply / 100n}.${String(supply % 100n).padStart(2, "0")}`;
-    expect((await post(camt053Balance(GBP_RESERVE, { amount: major, currency: "GBP", date: "2026-11-20" }))).status).to.equal(201);
-    expect((await post(camt053Balance(JPY_RESERVE, { amount: "1", currency: "JPY", date: "2026-11-20" }))).status).to.equal(201);
+    const statement = (account: string, currency: string, closingBalance: bigint) =>
+      reserveStatementXml({ account, currency, closingBalance, date: "2026-11-20", createdAt: new Date("2026-11-20T18:00:00Z") });
+    expect((await post(statement(GBP_RESERVE, "GBP", supply))).status).to.equal(201);
+    expect((await post(statement(JPY_RESERVE, "JPY", 1n))).status).to.equal(201);
     const after = await reserves();
     expect(after.find((r) => r.currency === "GBP")).to.include({ reserveBalance: supply.toString(), matched: true });
     expect(after.find((r) => r.currency === "JPY")).to.include({ reserveBalance: "1", matched: false });

@@ -115,20 +115,3 @@ export function camt054(accountIban: string, entries: NotifiedEntry[], options: 
   </BkToCstmrDbtCdtNtfctn>
 </Document>`;
 }
-
-/** A camt.053.001.08 with only an opening and a closing booked balance: a reserve account's day end. */
-export function camt053Balance(accountIban: string, balance: { amount: string; currency: string; date: string }): string {
-  const bal = (code: string) => `
-      <Bal><Tp><CdOrPrtry><Cd>${code}</Cd></CdOrPrtry></Tp><Amt Ccy="${balance.currency}">${balance.amount}</Amt><CdtDbtInd>CRDT</CdtDbtInd><Dt><Dt>${balance.date}</Dt></Dt></Bal>`;
-  return `<?xml version="1.0" encoding="UTF-8"?>
-<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.08">
-  <BkToCstmrStmt>
-    <GrpHdr><MsgId>STM-${randomUUID().slice(0, 12)}</MsgId><CreDtTm>${balance.date}T18:00:00Z</CreDtTm></GrpHdr>
-    <Stmt>
-      <Id>STMT-${randomUUID().slice(0, 12)}</Id>
-      <CreDtTm>${balance.date}T18:00:00Z</CreDtTm>
-      <Acct><Id><IBAN>${accountIban}</IBAN></Id><Ccy>${balance.currency}</Ccy></Acct>${bal("OPBD")}${bal("CLBD")}
-    </Stmt>
-  </BkToCstmrStmt>
-</Document>`;
-}
