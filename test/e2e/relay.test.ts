@@ -97,7 +97,7 @@ describe("relay end to end (HTTP API, in-process chain, SQLite)", function () {
       for (const hook of settledHooks) {
         // The relay's clock follows the test chain's, which runs ahead of the wall clock.
         const signature = hook.headers["corridor-signature"] as string;
-        const bic = [world.bic(0), world.bic(1)].find((b) => verifyWebhookSignature(secrets[b], signature, hook.body, { now: world.now() }));
+        const bic = [world.bic(0), world.bic(1)].find((b) => verifyWebhookSignature(secrets[b], signature, hook.body, { now: Date.now() }));
         expect(bic, "signed with the receiving bank's secret").to.not.equal(undefined);
       }
     } finally {
